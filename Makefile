@@ -1,0 +1,64 @@
+# Customer tiering pipeline. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+DEMO_START ?= 2024-01-01
+DEMO_END ?= 2025-12-31
+WAREHOUSE ?= warehouse/tiers.duckdb
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.installed-core: pyproject.toml | $(BIN)/python
+	$(UV) pip install --quiet --python $(BIN)/python -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,airflow]'
+	touch $@ $(VENV)/.installed-core
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: venv
+venv: $(VENV)/.installed-core ## Create .venv with the pipeline installed (no Airflow)
+
+.PHONY: dev
+dev: $(VENV)/.installed-dev ## Create .venv with everything: pipeline, Airflow, test and lint tools
+
+.PHONY: demo
+demo: $(VENV)/.installed-core ## Two years of demo ERP data into warehouse/tiers.duckdb, tiers printed
+	$(BIN)/tiering run --start $(DEMO_START) --end $(DEMO_END) --source demo --warehouse $(WAREHOUSE)
+	@echo
+	@echo "Warehouse: $(WAREHOUSE)  (published tables in schema marts, raw inputs in schema raw)"
+	@echo "Query it:  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(WAREHOUSE)', read_only=True).sql('select tier, count(*) from marts.customer_tiers group by all order by 1'))\""
+
+.PHONY: test
+test: $(VENV)/.installed-dev ## Run the whole test suite (unit, dbt, data quality, DAG, end to end)
+	$(BIN)/python -m pytest -q
+
+.PHONY: lint
+lint: $(VENV)/.installed-dev ## ruff (Python) and sqlfluff (dbt SQL)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	cd dbt_project && TIERING_WAREHOUSE=$(CURDIR)/warehouse/lint.duckdb ../$(BIN)/sqlfluff lint models tests
+
+.PHONY: format
+format: $(VENV)/.installed-dev ## Fix what ruff and sqlfluff can fix
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	cd dbt_project && TIERING_WAREHOUSE=$(CURDIR)/warehouse/lint.duckdb ../$(BIN)/sqlfluff fix models tests
+
+.PHONY: docs
+docs: $(VENV)/.installed-core ## Generate dbt docs (column docs, lineage) into warehouse/.tiers_dbt/target
+	$(BIN)/python -c "from customer_tiering.transform import dbt_args, run_dbt; from pathlib import Path; w = Path('$(WAREHOUSE)'); run_dbt(dbt_args('docs', w)[:1] + ['generate'] + dbt_args('docs', w)[1:], w)"
+
+.PHONY: clean
+clean: ## Remove the warehouse, quarantine, dbt state and caches (keeps .venv)
+	rm -rf warehouse quarantine reports exports dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

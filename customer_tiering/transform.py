@@ -1,0 +1,86 @@
+"""Transform: run `dbt build` (models and their data tests) for a range of as-of dates.
+
+dbt runs in a child process, one per pipeline run: dbt-duckdb keeps its DuckDB instance
+open for the life of the process that ran it, which would lock the warehouse against the
+pipeline's own later connections, and dbt-core does not support concurrent in-process
+invocations. Unit tests are excluded from production builds; `make test` runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from customer_tiering.config import DBT_PROJECT_DIR
+from customer_tiering.errors import TransformError
+
+WAREHOUSE_ENV = "TIERING_WAREHOUSE"
+
+
+def dbt_args(command: str, warehouse: Path, extra_vars: dict[str, Any] | None = None) -> list[str]:
+    """Arguments for a dbt command against `warehouse`, with state kept beside it so that
+    several warehouses (tests, backfills into a scratch file) never share a target dir."""
+    state_dir = warehouse.resolve().parent / f".{warehouse.stem}_dbt"
+    args = [
+        command,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(state_dir / "target"),
+        "--log-path",
+        str(state_dir / "logs"),
+    ]
+    if extra_vars:
+        args += ["--vars", json.dumps(extra_vars, default=str)]
+    return args
+
+
+def run_dbt(args: list[str], warehouse: Path) -> None:
+    """Run dbt against `warehouse`, its log streaming to our stdout as progress; raise
+    TransformError naming each failed model or test."""
+    env = {**os.environ, WAREHOUSE_ENV: str(warehouse.resolve())}
+    command = [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args]
+    target = Path(args[args.index("--target-path") + 1])
+    (target / "run_results.json").unlink(missing_ok=True)  # never report a previous run
+    completed = subprocess.run(command, env=env, check=False)
+    if completed.returncode == 0:
+        return
+    failures = failed_nodes(target / "run_results.json")
+    detail = "\n  ".join(failures) if failures else "see the dbt log above"
+    raise TransformError(f"dbt {args[0]} failed (exit {completed.returncode}):\n  {detail}")
+
+
+def failed_nodes(run_results: Path) -> list[str]:
+    """'node: status message' for each failed node in dbt's run_results.json."""
+    if not run_results.exists():
+        return []
+    results = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])
+    return [
+        f"{result['unique_id']}: {result['status']} {result.get('message') or ''}".strip()
+        for result in results
+        if result.get("status") in ("error", "fail", "runtime error")
+    ]
+
+
+def build(
+    warehouse: Path, as_of: date, history_start: date, rules: dict[str, Any] | None = None
+) -> None:
+    """Build every model, computing tier history for each as-of date in history_start..as_of."""
+    if history_start > as_of:
+        raise ValueError("history_start must not be after as_of")
+    dbt_vars = {
+        **(rules or {}),
+        "as_of_date": as_of.isoformat(),
+        "history_start_date": history_start.isoformat(),
+    }
+    run_dbt(
+        [*dbt_args("build", warehouse, dbt_vars), "--exclude-resource-type", "unit_test"],
+        warehouse,
+    )

@@ -1,0 +1,198 @@
+"""Shared fixtures: a source serving hand-made frames, table checksums, a pandas tier oracle."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from customer_tiering.config import Settings
+from customer_tiering.contract import BUSINESS_DATE, TABLES
+
+
+class FrameSource:
+    """A source over in-memory frames, for fixtures small enough to compute by hand.
+
+    Fact tables are filtered by their date column; master frames are delivered as one
+    snapshot dated on the first day pulled."""
+
+    name = "frames"
+
+    def __init__(self, frames: dict[str, pd.DataFrame]) -> None:
+        self.frames = {table: frames.get(table, empty_frame(table)) for table in TABLES}
+
+    def pull_range(
+        self, table: str, start: date, end: date, known_at: date | None = None
+    ) -> pd.DataFrame:
+        frame = self.frames[table].copy()
+        spec = TABLES[table]
+        if spec.is_master:
+            frame[BUSINESS_DATE] = pd.Timestamp(start)
+            return frame
+        dates = pd.to_datetime(frame[spec.date_column])
+        return frame[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))].reset_index(
+            drop=True
+        )
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype="object") for column in TABLES[table].columns})
+
+
+def sales_frame(rows: list[tuple[str, date, float, float]]) -> pd.DataFrame:
+    """Sales lines from (customer_id, order_date, net_amount, cost_amount); one line per order,
+    quantity 1 (or -1 for a negative amount, a return)."""
+    records = []
+    for line_id, (customer_id, order_date, net_amount, cost_amount) in enumerate(rows, start=1):
+        quantity = -1 if net_amount < 0 else 1
+        records.append(
+            {
+                "line_id": line_id,
+                "order_id": line_id,
+                "order_date": pd.Timestamp(order_date),
+                "customer_id": customer_id,
+                "product_id": "P1",
+                "quantity": quantity,
+                "unit_price": abs(net_amount),
+                "discount_amount": 0.0,
+                "net_amount": net_amount,
+                "cost_amount": cost_amount,
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=list(TABLES["sales_lines"].columns))
+
+
+def customers_frame(customer_ids: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": customer_ids,
+            "name": [f"Customer {c}" for c in customer_ids],
+            "region": "North",
+            "channel": "retail",
+            "created_date": pd.Timestamp("2020-01-01"),
+            "credit_limit": 10000.0,
+            "blocked": False,
+        }
+    )
+
+
+def oracle_tiers(
+    lines: pd.DataFrame,
+    as_of: date,
+    costs: pd.DataFrame | None = None,
+    window_days: int = 365,
+    basis: str = "gross_profit",
+    cut_method: str = "cumulative_share",
+    a_share: str = "0.80",
+    b_share: str = "0.95",
+    a_count: str = "0.20",
+    b_count: str = "0.30",
+) -> dict[str, str]:
+    """ABC tiers per DOMAIN.md §1 computed in plain pandas/Decimal, independently of dbt.
+    `costs` (cost_to_serve rows) is needed for the customer_profit basis."""
+
+    def in_window(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        dates = pd.to_datetime(frame[column]).dt.date
+        return frame[(dates > as_of - timedelta(days=window_days)) & (dates <= as_of)]
+
+    def money(values: pd.Series) -> pd.Series:
+        return values.map(lambda v: Decimal(str(v)).quantize(Decimal("0.01")))
+
+    window = in_window(lines, "order_date")
+    totals = (
+        window.assign(revenue=money(window["net_amount"]), cost=money(window["cost_amount"]))
+        .groupby("customer_id")
+        .agg(revenue=("revenue", "sum"), cost=("cost", "sum"))
+    )
+    totals["gross_profit"] = totals["revenue"] - totals["cost"]
+    if costs is not None:
+        served = in_window(costs, "entry_date")
+        to_serve = served.assign(amount=money(served["amount"])).groupby("customer_id")["amount"]
+        totals["customer_profit"] = totals["gross_profit"] - to_serve.sum().reindex(
+            totals.index, fill_value=Decimal(0)
+        )
+    contribution = totals[basis]
+    positive = sorted(
+        ((value, customer) for customer, value in contribution.items() if value > 0),
+        key=lambda pair: (-pair[0], pair[1]),
+    )
+    total = sum(value for value, _ in positive)
+    tiers = {customer: "D" for customer, value in contribution.items() if value <= 0}
+    before = Decimal(0)
+    for position, (value, customer) in enumerate(positive):
+        if cut_method == "cumulative_share":
+            start = before
+            limits = (total * Decimal(a_share), total * Decimal(b_share))
+        else:
+            start = Decimal(position)
+            count = Decimal(len(positive))
+            limits = (count * Decimal(a_count), count * (Decimal(a_count) + Decimal(b_count)))
+        tiers[customer] = "A" if start < limits[0] else "B" if start < limits[1] else "C"
+        before += value
+    return tiers
+
+
+def table_checksum(warehouse: Path, table: str) -> str:
+    """md5 over every row of `table` (sorted, so row order does not matter), load
+    timestamps left out."""
+    schema, name = table.split(".")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns = [
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, name],
+            ).fetchall()
+            if row[0] not in ("_loaded_at", "loaded_at")
+        ]
+        return con.execute(
+            "select md5(coalesce(string_agg(line, chr(10) order by line), ''))"
+            f" from (select cast(t as varchar) as line from (select {', '.join(columns)}"
+            f" from {table}) as t)"
+        ).fetchone()[0]
+
+
+def warehouse_tables(warehouse: Path) -> list[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return [
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                "select table_schema, table_name from information_schema.tables"
+                " where table_type = 'BASE TABLE' and table_schema in ('raw', 'marts')"
+                " order by 1, 2"
+            ).fetchall()
+        ]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        warehouse=tmp_path / "warehouse" / "tiers.duckdb", quarantine=tmp_path / "quarantine"
+    )
+
+
+DEMO_SCALE = {"seed": 7, "customers": 150, "lines_per_day": 150}
+DEMO_START, DEMO_END = date(2024, 1, 1), date(2025, 12, 31)
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two years of small-scale demo data run through the whole pipeline once per session.
+
+    Tests must treat it as read-only (copy it first to change anything)."""
+    from customer_tiering import pipeline
+    from customer_tiering.config import DemoSettings
+
+    tmp = tmp_path_factory.mktemp("demo")
+    settings = Settings(
+        warehouse=tmp / "tiers.duckdb",
+        quarantine=tmp / "quarantine",
+        demo=DemoSettings(**DEMO_SCALE),
+    )
+    pipeline.run(settings, DEMO_START, DEMO_END)
+    return settings.warehouse
