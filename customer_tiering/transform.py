@@ -20,6 +20,9 @@ from customer_tiering.config import DBT_PROJECT_DIR
 from customer_tiering.errors import TransformError
 
 WAREHOUSE_ENV = "TIERING_WAREHOUSE"
+# Dates go to dbt as env vars, not --vars: changed vars force a full re-parse.
+AS_OF_ENV = "TIERING_AS_OF_DATE"
+HISTORY_START_ENV = "TIERING_HISTORY_START_DATE"
 
 
 def dbt_args(command: str, warehouse: Path, extra_vars: dict[str, Any] | None = None) -> list[str]:
@@ -42,10 +45,10 @@ def dbt_args(command: str, warehouse: Path, extra_vars: dict[str, Any] | None = 
     return args
 
 
-def run_dbt(args: list[str], warehouse: Path) -> None:
+def run_dbt(args: list[str], warehouse: Path, env: dict[str, str] | None = None) -> None:
     """Run dbt against `warehouse`, its log streaming to our stdout as progress; raise
     TransformError naming each failed model or test."""
-    env = {**os.environ, WAREHOUSE_ENV: str(warehouse.resolve())}
+    env = {**os.environ, **(env or {}), WAREHOUSE_ENV: str(warehouse.resolve())}
     command = [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args]
     target = Path(args[args.index("--target-path") + 1])
     (target / "run_results.json").unlink(missing_ok=True)  # never report a previous run
@@ -75,12 +78,8 @@ def build(
     """Build every model, computing tier history for each as-of date in history_start..as_of."""
     if history_start > as_of:
         raise ValueError("history_start must not be after as_of")
-    dbt_vars = {
-        **(rules or {}),
-        "as_of_date": as_of.isoformat(),
-        "history_start_date": history_start.isoformat(),
-    }
     run_dbt(
-        [*dbt_args("build", warehouse, dbt_vars), "--exclude-resource-type", "unit_test"],
+        [*dbt_args("build", warehouse, rules), "--exclude-resource-type", "unit_test"],
         warehouse,
+        env={AS_OF_ENV: as_of.isoformat(), HISTORY_START_ENV: history_start.isoformat()},
     )
