@@ -56,8 +56,8 @@ format: $(VENV)/.installed-dev ## Fix what ruff and sqlfluff can fix
 	cd dbt_project && TIERING_WAREHOUSE=$(CURDIR)/warehouse/lint.duckdb ../$(BIN)/sqlfluff fix models tests
 
 .PHONY: docs
-docs: $(VENV)/.installed-core ## Generate dbt docs (column docs, lineage) into warehouse/.tiers_dbt/target
-	$(BIN)/python -c "from customer_tiering.transform import dbt_args, run_dbt; from pathlib import Path; w = Path('$(WAREHOUSE)'); run_dbt(dbt_args('docs', w)[:1] + ['generate'] + dbt_args('docs', w)[1:], w)"
+docs: $(VENV)/.installed-core ## Generate dbt docs (every model and column, lineage) beside the warehouse
+	$(BIN)/tiering docs --warehouse $(WAREHOUSE)
 
 .PHONY: clean
 clean: ## Remove the warehouse, quarantine, dbt state and caches (keeps .venv)

@@ -44,7 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", choices=SOURCES, help="where the data comes from (default demo)")
     run.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)")
     run.add_argument("--landing", type=Path, help="landing folder of the files source")
+
+    docs = commands.add_parser("docs", help="generate dbt docs (every model and column described)")
+    docs.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)")
     return parser
+
+
+def command_docs(args: argparse.Namespace, console: Console) -> None:
+    from customer_tiering import transform
+
+    settings = load_settings(args.config, warehouse=args.warehouse)
+    target = transform.generate_docs(settings.warehouse)
+    console.print(f"dbt docs written to {target / 'index.html'}")
 
 
 def command_run(args: argparse.Namespace, console: Console) -> None:
@@ -71,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             command_run(args, console)
+        elif args.command == "docs":
+            command_docs(args, console)
     except TieringError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         return exc.exit_code

@@ -37,6 +37,20 @@ def tier_summary(warehouse: Path) -> pd.DataFrame:
         ).df()
 
 
+def top_customers(warehouse: Path, limit: int = 10) -> pd.DataFrame:
+    """The largest contributors in the latest `customer_tiers`, with what the rules said."""
+    with connect(warehouse, read_only=True) as con:
+        return con.execute(
+            f"""
+            select customer_id, customer_name, tier, abc_tier, contribution, share, reason_codes
+            from {PUBLISHED_SCHEMA}.customer_tiers
+            order by contribution desc, customer_id
+            limit ?
+            """,
+            [limit],
+        ).df()
+
+
 def print_tier_summary(warehouse: Path, console: Console) -> None:
     """Print the tier summary as a table a sales manager can read."""
     summary = tier_summary(warehouse)
@@ -59,6 +73,20 @@ def print_tier_summary(warehouse: Path, console: Console) -> None:
             f"{row.share:.1%}",
         )
     console.print(table)
+    top = Table(title="Largest contributors")
+    for column in ("customer", "name", "tier", "abc", "contribution", "share", "reasons"):
+        top.add_column(column, justify="right" if column in ("contribution", "share") else "left")
+    for row in top_customers(warehouse).itertuples():
+        top.add_row(
+            row.customer_id,
+            row.customer_name or "",
+            row.tier,
+            row.abc_tier,
+            f"{row.contribution:,.2f}",
+            f"{row.share:.1%}",
+            row.reason_codes or "",
+        )
+    console.print(top)
 
 
 # DuckDB storage version of the BI snapshot: readable by the DuckDB that BI drivers bundle

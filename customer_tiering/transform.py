@@ -72,6 +72,13 @@ def failed_nodes(run_results: Path) -> list[str]:
     ]
 
 
+def generate_docs(warehouse: Path) -> Path:
+    """`dbt docs generate` against `warehouse`; returns the folder holding index.html."""
+    args = dbt_args("docs", warehouse)
+    run_dbt([args[0], "generate", *args[1:]], warehouse)
+    return Path(args[args.index("--target-path") + 1])
+
+
 def build(
     warehouse: Path, as_of: date, history_start: date, rules: dict[str, Any] | None = None
 ) -> None:
