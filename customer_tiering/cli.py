@@ -12,8 +12,9 @@ from datetime import date
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
-from customer_tiering.config import SOURCES, load_settings
+from customer_tiering.config import FILE_FORMATS, SOURCES, load_settings
 from customer_tiering.errors import EXIT_FAILURE, EXIT_OK, ConfigError, TieringError
 
 
@@ -45,6 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)")
     run.add_argument("--landing", type=Path, help="landing folder of the files source")
 
+    demo = commands.add_parser("demo", help="the embedded demo ERP")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
+    export = demo_commands.add_parser(
+        "export", help="write the demo ERP's data in the file-drop layout (for --source files)"
+    )
+    export.add_argument("--start", type=iso_date, required=True, help="first business day")
+    export.add_argument("--end", type=iso_date, required=True, help="last business day")
+    export.add_argument("--out", type=Path, required=True, help="landing folder to write")
+    export.add_argument("--format", choices=FILE_FORMATS, default="csv", help="file format (csv)")
+
+    quarantined = commands.add_parser("quarantine", help="refused input batches")
+    quarantine_commands = quarantined.add_subparsers(dest="quarantine_command", required=True)
+    listing = quarantine_commands.add_parser("list", help="what was refused, when and why")
+    listing.add_argument("--quarantine", type=Path, help="quarantine folder (default quarantine)")
+
     docs = commands.add_parser("docs", help="generate dbt docs (every model and column described)")
     docs.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)")
     return parser
@@ -56,6 +72,36 @@ def command_docs(args: argparse.Namespace, console: Console) -> None:
     settings = load_settings(args.config, warehouse=args.warehouse)
     target = transform.generate_docs(settings.warehouse)
     console.print(f"dbt docs written to {target / 'index.html'}")
+
+
+def command_demo_export(args: argparse.Namespace, console: Console) -> None:
+    from customer_tiering.sources import files
+    from customer_tiering.sources.demo import DemoSource
+
+    if args.start > args.end:
+        raise ConfigError(f"--start {args.start} is after --end {args.end}")
+    demo = load_settings(args.config).demo
+    source = DemoSource(seed=demo.seed, customers=demo.customers, lines_per_day=demo.lines_per_day)
+    count = files.export(source, args.start, args.end, args.out, args.format)
+    console.print(
+        f"wrote {count} files to {args.out} (try: tiering run --source files"
+        f" --landing {args.out} --start {args.start} --end {args.end})"
+    )
+
+
+def command_quarantine_list(args: argparse.Namespace) -> None:
+    """One tab-separated line per quarantined table-day (oldest first), for people and grep."""
+    from customer_tiering import quarantine
+
+    root = load_settings(args.config, quarantine=args.quarantine).quarantine
+    entries = quarantine.list_entries(root)
+    if not entries:
+        print(f"nothing quarantined in {root}")
+        return
+    print("table\tbusiness_day\trefused_at\twhy\tfolder")
+    for entry in entries:
+        why = "; ".join(entry.reasons)
+        print(f"{entry.table}\t{entry.day}\t{entry.refused_at}\t{why}\t{entry.path}")
 
 
 def command_run(args: argparse.Namespace, console: Console) -> None:
@@ -82,14 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             command_run(args, console)
+        elif args.command == "demo":
+            command_demo_export(args, console)
+        elif args.command == "quarantine":
+            command_quarantine_list(args)
         elif args.command == "docs":
             command_docs(args, console)
     except TieringError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except Exception as exc:
         console.print_exception()
-        console.print(f"[bold red]failed:[/] {exc}", highlight=False)
+        console.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False)
         return EXIT_FAILURE
     return EXIT_OK
 

@@ -18,9 +18,11 @@ from customer_tiering.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 CONFIG_ENV = "TIERING_CONFIG"
 DEFAULT_CONFIG_FILE = Path("tiering.yml")
 SOURCES = ("demo", "files", "sql")
+FILE_FORMATS = ("csv", "parquet", "xlsx")  # file drops of the files source
 
 
 @dataclass
@@ -44,6 +46,10 @@ class Settings:
     lookback_days: int = 7
     # Name of the environment variable holding the ERP database URL (never the URL itself).
     sql_url_env: str = "TIERING_SQL_URL"
+    # Query per input table overriding the sql source's default (binds :start and :end).
+    sql_queries: dict[str, str] = field(default_factory=dict)
+    # Great Expectations suites, one JSON file per input table.
+    expectations: Path = EXPECTATIONS_DIR
     demo: DemoSettings = field(default_factory=DemoSettings)
     rules: dict[str, Any] = field(default_factory=dict)
 
@@ -52,6 +58,11 @@ class Settings:
             raise ConfigError(f"source must be one of {', '.join(SOURCES)}, not {self.source!r}")
         if self.lookback_days < 0:
             raise ConfigError("lookback_days must be zero or positive")
+        run_dates = sorted({"as_of_date", "history_start_date"} & set(self.rules))
+        if run_dates:
+            raise ConfigError(
+                f"rules: {', '.join(run_dates)} is set by each run (--date/--start/--end), not here"
+            )
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
@@ -81,7 +92,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         demo = DemoSettings(**(raw.pop("demo", None) or {}))
     except TypeError as exc:
         raise ConfigError(f"demo settings: {exc}") from exc
-    for key in ("warehouse", "landing", "quarantine"):
+    for key in ("warehouse", "landing", "quarantine", "expectations"):
         if raw.get(key) is not None:
             raw[key] = Path(raw[key])
     return Settings(demo=demo, **raw)

@@ -46,7 +46,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"create table if not exists {LEDGER} ("
         "table_name varchar not null, business_date date not null, row_count bigint not null,"
-        " checksum varchar not null, is_stored boolean not null, loaded_at timestamp not null,"
+        " checksum varchar not null, loaded_at timestamp not null,"
         " primary key (table_name, business_date))"
     )
 
@@ -94,29 +94,41 @@ def load_table(
         """
     )
     if spec.is_master:
-        # A snapshot equal to the latest stored one before it adds nothing: keep the ledger
-        # entry, skip the rows (masters change rarely; daily copies would swamp raw).
+        # A snapshot equal to the one before it (stored or in this batch) adds nothing and
+        # is neither stored nor entered in the ledger: masters change rarely, daily copies
+        # would swamp raw, and a range run (which pulls only changed snapshots) must leave
+        # the same ledger as daily runs.
         con.execute(
             f"""
             create or replace temp table staged_checksums as
-            select c.*,
-                   c.checksum is distinct from (
-                       select l.checksum from {LEDGER} as l
-                       where l.table_name = ? and l.is_stored and l.business_date < c.business_date
-                       order by l.business_date desc limit 1
-                   ) as is_stored
+            with snapshots as (
+                select business_date, checksum, true as is_staged from staged_checksums
+                union all
+                select business_date, checksum, false from {LEDGER}
+                where table_name = ?
+                    and business_date not in (select business_date from staged_days)
+            ),
+            compared as (
+                select *, checksum is distinct from lag(checksum) over (order by business_date)
+                    as is_stored
+                from snapshots
+            )
+            select c.*, compared.is_stored
             from staged_checksums as c
+            join compared on compared.is_staged and compared.business_date = c.business_date
             """,
             [table],
         )
     else:
         con.execute("alter table staged_checksums add column is_stored boolean default true")
+    # Changed: stored content differs from the ledger, or a day once stored is now redundant.
     con.execute(
         f"""
         create or replace temp table changed_days as
         select c.* from staged_checksums as c
         left join {LEDGER} as l on l.table_name = ? and l.business_date = c.business_date
-        where l.checksum is distinct from c.checksum
+        where (c.is_stored and l.checksum is distinct from c.checksum)
+            or (not c.is_stored and l.business_date is not null)
         """,
         [table],
     )
@@ -137,8 +149,8 @@ def load_table(
         [table],
     )
     con.execute(
-        f"insert into {LEDGER} select ?, business_date, row_count, checksum, is_stored,"
-        " current_timestamp from changed_days",
+        f"insert into {LEDGER} select ?, business_date, row_count, checksum,"
+        " current_timestamp from changed_days where is_stored",
         [table],
     )
     changed = [

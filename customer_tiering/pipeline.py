@@ -13,10 +13,11 @@ from datetime import date, timedelta
 import pandas as pd
 from rich.console import Console
 
-from customer_tiering import load, transform
+from customer_tiering import load, quarantine, transform, validate
 from customer_tiering.config import Settings
 from customer_tiering.contract import BUSINESS_DATE, FACT_TABLES, TABLES
-from customer_tiering.sources import Source, open_source
+from customer_tiering.errors import InputRefused
+from customer_tiering.sources import DeliveryRefused, Source, open_source
 
 Batches = dict[str, tuple[pd.DataFrame, list[date]]]
 
@@ -55,10 +56,55 @@ def pull_table(
     window = start - timedelta(days=lookback_days)
     repulled = sorted(d for d in already_loaded if window <= d < start)
     days = repulled + days_between(start, end)
-    frame = source.pull_range(table, days[0], end, known_at=end)
-    frame[BUSINESS_DATE] = pd.to_datetime(frame[spec.date_column])
+    # One pull per run of consecutive days: a day never loaded is not asked for (a file
+    # drop need not hold it). A source that knows the delivery day of each row (file
+    # drops) sets `_business_date` itself, so validation sees rows dated outside it.
+    frames = [
+        source.pull_range(table, first, last, known_at=end) for first, last in consecutive(days)
+    ]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if BUSINESS_DATE not in frame.columns:
+        frame[BUSINESS_DATE] = pd.to_datetime(frame[spec.date_column])
     wanted = pd.to_datetime(pd.Series(days)).values
     return frame[frame[BUSINESS_DATE].isin(wanted)].reset_index(drop=True), days
+
+
+def consecutive(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as (first, last) runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def pull_batches(
+    settings: Settings,
+    source: Source,
+    already_loaded: dict[str, set[date]],
+    start: date,
+    end: date,
+) -> Batches:
+    """Every input table's batch. Deliveries the source refuses (missing, unreadable) are
+    collected over all tables, quarantined, and refused together in one InputRefused."""
+    batches: Batches = {}
+    refused: list[DeliveryRefused] = []
+    for table in TABLES:
+        try:
+            batches[table] = pull_table(
+                source, table, already_loaded[table], start, end, settings.lookback_days
+            )
+        except DeliveryRefused as exc:
+            refused.append(exc)
+    if refused:
+        lines = ["input refused: a delivery is missing or unreadable, nothing was loaded"]
+        for exc in refused:
+            folders = quarantine.quarantine_delivery(settings, exc)
+            lines += [f"{exc}", f"  quarantined: {', '.join(map(str, folders[:3]))}"]
+        raise InputRefused("\n".join(lines))
+    return batches
 
 
 def history_start(start: date, changed: dict[str, list[date]]) -> date:
@@ -129,16 +175,19 @@ def run(
     with load.connect(settings.warehouse) as con:
         load.ensure_raw_schema(con)
         already_loaded = {table: load.loaded_days(con, table) for table in TABLES}
-        with console.status(f"pulling {start}..{end} from the {source.name} source"):
-            batches = {
-                table: pull_table(
-                    source, table, already_loaded[table], start, end, settings.lookback_days
-                )
-                for table in TABLES
-            }
-        rows = sum(len(frame) for frame, _ in batches.values())
-        console.log(f"pulled {rows:,} rows from {source.name} for {start}..{end}")
-        changed = load.load(con, batches)
+    with console.status(f"pulling {start}..{end} from the {source.name} source"):
+        batches = pull_batches(settings, source, already_loaded, start, end)
+    rows = sum(len(frame) for frame, _ in batches.values())
+    console.log(f"pulled {rows:,} rows from {source.name} for {start}..{end}")
+    with console.status("validating"):
+        outcome = validate.validate_batches(settings, batches, start, end)
+    for warning in outcome.warnings:
+        console.log(
+            f"[yellow]warning:[/] {warning.table}: {warning.rule}: {warning.failing}"
+            f" failing on {len(warning.days)} day(s) {warning.detail}".rstrip()
+        )
+    console.log(str(outcome))
+    changed = load_batches(settings, batches)
     changed_count = sum(len(days) for days in changed.values())
     console.log(f"loaded {changed_count} changed table-day partitions into {settings.warehouse}")
     console.log(f"dbt build: tier history for {history_start(start, changed)}..{end}")

@@ -76,15 +76,18 @@ def print_tier_summary(warehouse: Path, console: Console) -> None:
     top = Table(title="Largest contributors")
     for column in ("customer", "name", "tier", "abc", "contribution", "share", "reasons"):
         top.add_column(column, justify="right" if column in ("contribution", "share") else "left")
-    for row in top_customers(warehouse).itertuples():
+    top_rows = top_customers(warehouse)
+    labels = ["customer_name", "reason_codes"]
+    top_rows[labels] = top_rows[labels].astype("object").where(top_rows[labels].notna(), "")
+    for row in top_rows.itertuples():
         top.add_row(
             row.customer_id,
-            row.customer_name or "",
+            row.customer_name,
             row.tier,
             row.abc_tier,
             f"{row.contribution:,.2f}",
             f"{row.share:.1%}",
-            row.reason_codes or "",
+            row.reason_codes,
         )
     console.print(top)
 

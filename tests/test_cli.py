@@ -54,7 +54,11 @@ def test_bad_config_exits_2(tmp_path: Path) -> None:
 def test_unexpected_failure_exits_1(tmp_path: Path) -> None:
     (tmp_path / "not_a_file.duckdb").mkdir()
     result = tiering(
-        "run", "--date", "2024-01-05", "--warehouse", str(tmp_path / "not_a_file.duckdb"),
+        "run",
+        "--date",
+        "2024-01-05",
+        "--warehouse",
+        str(tmp_path / "not_a_file.duckdb"),
         cwd=tmp_path,
     )
     assert result.returncode == EXIT_FAILURE

@@ -30,10 +30,7 @@ def copy_warehouse(source: Path, tmp_path: Path) -> Settings:
 
 def checksums(warehouse: Path) -> dict[str, str]:
     """Checksum of every raw and published table (load timestamps left out)."""
-    return {
-        table: table_checksum(warehouse, table)
-        for table in warehouse_tables(warehouse)
-    }
+    return {table: table_checksum(warehouse, table) for table in warehouse_tables(warehouse)}
 
 
 def history_on(warehouse: Path, as_of: date) -> pd.DataFrame:

@@ -7,12 +7,24 @@ dated in the range; master tables give full snapshots with a `_business_date` co
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
 
 from customer_tiering.config import Settings
-from customer_tiering.errors import ConfigError
+from customer_tiering.errors import ConfigError, InputRefused
+
+
+class DeliveryRefused(InputRefused):
+    """A source could not deliver a table for some days (file missing or unreadable):
+    refused like a validation failure, and quarantined with whatever was received."""
+
+    def __init__(self, table: str, days: list[date], reason: str, files: list[Path]) -> None:
+        self.table, self.days, self.reason, self.files = table, days, reason, files
+        shown = ", ".join(day.isoformat() for day in days[:5])
+        more = f" and {len(days) - 5} more" if len(days) > 5 else ""
+        super().__init__(f"{table} on {shown}{more}: {reason}")
 
 
 class Source(Protocol):
@@ -37,4 +49,12 @@ def open_source(settings: Settings) -> Source:
             customers=settings.demo.customers,
             lines_per_day=settings.demo.lines_per_day,
         )
-    raise ConfigError(f"source {settings.source!r} is not available yet")
+    if settings.source == "files":
+        from customer_tiering.sources.files import FilesSource
+
+        if settings.landing is None:
+            raise ConfigError("the files source needs a landing folder (--landing or landing:)")
+        return FilesSource(settings.landing)
+    from customer_tiering.sources.sql import SqlSource
+
+    return SqlSource.from_environment(settings.sql_url_env, settings.sql_queries)

@@ -1,0 +1,171 @@
+"""Cross-table rules GX cannot express, computed in pandas/DuckDB over a whole batch.
+
+Each looks at the pulled batch together with what the warehouse already holds (read-only):
+a payment may settle an invoice loaded months ago, a sale may reference a customer whose
+master snapshot was loaded earlier, and "is today's row count sane" needs the ledger of
+earlier days. Partitions the batch is about to replace are read from the batch, not from
+the warehouse, so a corrected day is judged on its new content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from customer_tiering.checks import SEVERITY, CheckResult, row_check
+from customer_tiering.contract import BUSINESS_DATE, TABLES
+from customer_tiering.load import LEDGER
+
+Batches = dict[str, tuple[pd.DataFrame, list[date]]]
+Warehouse = duckdb.DuckDBPyConnection | None
+
+
+def references(
+    table: str, batches: Batches, con: Warehouse, column: str, master: str, severity: str
+) -> list[CheckResult]:
+    """Every `column` value names a row of `master`, in this pull or in the warehouse."""
+    frame = batches[table][0]
+    key = TABLES[master].key
+    known = set(batches[master][0].get(key, pd.Series(dtype=object)).dropna())
+    if con is not None:
+        con.register("batch_references", pd.DataFrame({key: frame[column].dropna().unique()}))
+        stored = con.execute(
+            f"select distinct {key} from raw.{master}"
+            f" where {key} in (select {key} from batch_references)"
+        ).df()
+        con.unregister("batch_references")
+        known |= set(stored[key])
+    failing = frame[column].notna() & ~frame[column].isin(known)
+    config = {"column": column, "master": master}
+    return [row_check(table, frame, f"references({column} -> {master})", severity, failing, config)]
+
+
+def payments_within_open_amount(
+    table: str, batches: Batches, con: Warehouse, tolerance: float, severity: str
+) -> list[CheckResult]:
+    """All payments of an invoice (earlier ones in the warehouse plus this pull's) never
+    exceed its amount. Invoices unknown anywhere are the `references` rule's business."""
+    payments, payment_days = batches[table]
+    invoices, invoice_days = batches["ar_invoices"]
+    paid = payments.groupby("invoice_id")["amount"].sum().rename("paid")
+    amounts = invoices.drop_duplicates("invoice_id").set_index("invoice_id")["amount"]
+    earlier = pd.Series(0.0, index=paid.index)
+    if con is not None and len(paid):
+        con.register("batch_invoice_ids", pd.DataFrame({"invoice_id": paid.index}))
+        stored_amounts = con.execute(
+            f"""
+            select invoice_id, any_value(amount)::double as amount from raw.ar_invoices
+            where invoice_id in (select invoice_id from batch_invoice_ids)
+              and {BUSINESS_DATE} not in (select unnest(?::date[]))
+            group by invoice_id
+            """,
+            [invoice_days],
+        ).df()
+        stored_paid = con.execute(
+            f"""
+            select invoice_id, sum(amount)::double as paid from raw.ar_payments
+            where invoice_id in (select invoice_id from batch_invoice_ids)
+              and {BUSINESS_DATE} not in (select unnest(?::date[]))
+            group by invoice_id
+            """,
+            [payment_days],
+        ).df()
+        con.unregister("batch_invoice_ids")
+        new_ids = ~stored_amounts["invoice_id"].isin(amounts.index)
+        amounts = pd.concat([amounts, stored_amounts[new_ids].set_index("invoice_id")["amount"]])
+        earlier = earlier.add(stored_paid.set_index("invoice_id")["paid"], fill_value=0)
+    total = earlier.reindex(paid.index, fill_value=0) + paid
+    over = total[total > amounts.reindex(total.index) + tolerance].index
+    failing = payments["invoice_id"].isin(over)
+    config = {"tolerance": tolerance}
+    return [row_check(table, payments, "payments_within_open_amount", severity, failing, config)]
+
+
+def daily_row_count(
+    table: str,
+    batches: Batches,
+    con: Warehouse,
+    weeks: int,
+    max_ratio: float,
+    min_average: float,
+    severity: str,
+) -> list[CheckResult]:
+    """Each day's row count against the same weekday's average over the `weeks` before
+    (from the batch itself and the ledger): an empty day or a `max_ratio`-fold jump is
+    suspicious. Same weekday, because shops rest on Sundays and banks on weekends."""
+    frame, days = batches[table]
+    if not days:
+        return []
+    counts = pd.Series(0, index=pd.to_datetime(pd.Series(days)), dtype="float64")
+    counts.update(pd.to_datetime(frame[BUSINESS_DATE]).value_counts().astype("float64"))
+    known = counts.copy()
+    if con is not None:
+        history = con.execute(
+            f"select business_date, row_count from {LEDGER}"
+            " where table_name = ? and business_date between ? and ?",
+            [table, min(days) - timedelta(weeks=weeks), max(days)],
+        ).df()
+        stored = history.set_index(pd.to_datetime(history["business_date"]))["row_count"]
+        known = stored.astype("float64").combine_first(counts)
+        known.update(counts)
+    calendar = known.asfreq("D")
+    baseline = pd.concat([calendar.shift(7 * k) for k in range(1, weeks + 1)], axis=1).mean(axis=1)
+    baseline = baseline.reindex(counts.index)
+    judged = baseline >= min_average
+    findings = {
+        "daily_row_count(empty day)": judged & (counts == 0),
+        f"daily_row_count({max_ratio:g}x jump)": judged & (counts > max_ratio * baseline),
+    }
+    results = []
+    for rule, flagged in findings.items():
+        flagged_days = tuple(ts.date() for ts in counts.index[flagged.to_numpy()])
+        detail = "; ".join(
+            f"{ts:%Y-%m-%d}: {counts[ts]:.0f} rows vs same-weekday average {baseline[ts]:.1f}"
+            for ts in counts.index[flagged.to_numpy()][:5]
+        )
+        results.append(
+            CheckResult(
+                table=table,
+                rule=rule,
+                severity=SEVERITY[severity],
+                success=not flagged_days,
+                failing=len(flagged_days),
+                rows=np.array([], dtype=int),
+                days=flagged_days,
+                detail=detail,
+                unit="day(s)",
+                result={
+                    "success": not flagged_days,
+                    "expectation_config": {
+                        "type": rule,
+                        "kwargs": {"weeks": weeks, "max_ratio": max_ratio},
+                        "severity": severity,
+                    },
+                    "result": {"unexpected_count": len(flagged_days), "observed_value": detail},
+                },
+            )
+        )
+    return results
+
+
+CROSS_CHECKS: dict[str, Callable[..., list[CheckResult]]] = {
+    "references": references,
+    "payments_within_open_amount": payments_within_open_amount,
+    "daily_row_count": daily_row_count,
+}
+
+
+def run_cross_checks(
+    table: str, batches: Batches, con: Warehouse, checks: list[dict[str, Any]]
+) -> list[CheckResult]:
+    """Run the cross checks a suite's `meta.cross_checks` lists for `table`."""
+    results = []
+    for check in checks:
+        params = {key: value for key, value in check.items() if key != "check"}
+        results += CROSS_CHECKS[check["check"]](table, batches, con, **params)
+    return results

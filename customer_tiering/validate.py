@@ -1,0 +1,236 @@
+"""Validate pulled batches before anything is loaded: GX suites plus cross-table checks.
+
+Each input table has one Great Expectations suite in `expectations/<table>.json`, run on
+the whole pulled range at once (one pandas DataFrame per table, ephemeral GX context),
+so a two-year backfill costs one validation, not one per day; failing rows are traced
+back to their business days. The suite's `meta` adds what GX cannot express natively:
+`derived_columns` (pandas expressions, e.g. the gap between net_amount and
+quantity x unit_price - discount) for GX to range-check, and `cross_checks` run in
+pandas/DuckDB against the warehouse, read-only. A failed `critical` rule refuses the
+batch: the refused tables' days go to quarantine and `InputRefused` is raised; warnings
+are returned for the caller to print.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from customer_tiering import quarantine, validation_report
+from customer_tiering.checks import (
+    SAMPLE_ROWS,
+    SEVERITY,
+    CheckResult,
+    batch_days,
+    days_of_rows,
+    new_run_id,
+    sample_rows,
+)
+from customer_tiering.config import Settings
+from customer_tiering.crosschecks import Batches, run_cross_checks
+from customer_tiering.errors import InputRefused
+from customer_tiering.load import connect
+
+# Lists GX returns per result that can be as long as the batch: kept out of stored JSON.
+_LONG_LISTS = ("unexpected_list", "unexpected_index_list", "unexpected_index_query")
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What validation found in one run: every rule's result and the report written."""
+
+    run_id: str
+    results: list[CheckResult]
+    report: Path
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and r.severity == "warn"]
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if r.refuses]
+
+    def __str__(self) -> str:
+        verdict = "refused" if self.failures else "passed"
+        return f"validation {verdict}, {len(self.warnings)} warning(s); report: {self.report}"
+
+
+def load_suite(directory: Path, table: str) -> dict[str, Any]:
+    """The suite JSON of `table` (GX's own suite format, with our additions in `meta`)."""
+    return json.loads((directory / f"{table}.json").read_text(encoding="utf-8"))
+
+
+@cache
+def _batch_definition() -> Any:
+    """One ephemeral GX context per process, its pandas batch definition reused: building
+    a context is cheap, importing GX is not (seconds), so import lazily and once."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("pulled").add_dataframe_asset("batch")
+    return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _columns(kwargs: dict[str, Any]) -> list[str]:
+    """The columns an expectation's kwargs name."""
+    named = [kwargs[key] for key in _COLUMN_KWARGS if key in kwargs]
+    return [str(c) for c in [*named, *kwargs.get("column_list", [])]]
+
+
+def _rule_name(config: dict[str, Any]) -> str:
+    kwargs = config["kwargs"]
+    bounds = [f"{kwargs[key]:g}" for key in ("min_value", "max_value") if key in kwargs]
+    inside = ", ".join(_columns(kwargs) + ([" .. ".join(bounds)] if bounds else []))
+    return f"{config['type']}({inside})"
+
+
+def _gx_results(
+    table: str, frame: pd.DataFrame, suite: dict[str, Any], all_days: tuple[date, ...]
+) -> list[CheckResult]:
+    """Run the table's GX expectations on `frame`. Expectations on a missing column are
+    left out: `expect_column_to_exist` already names the column."""
+    from great_expectations.core import ExpectationSuite
+
+    present = set(frame.columns)
+    expectations = [
+        e
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_to_exist" or set(_columns(e["kwargs"])) <= present
+    ]
+    # GX returns results in its own order: tag each expectation with its position.
+    tagged = [
+        {**e, "meta": {**e.get("meta", {}), "position": i}} for i, e in enumerate(expectations)
+    ]
+    gx_suite = ExpectationSuite(name=table, expectations=tagged)
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    validation = batch.validate(
+        gx_suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 5}
+    )
+    outcomes = {r.expectation_config.meta["position"]: r for r in validation.results}
+    results = []
+    for position, config in enumerate(expectations):
+        outcome = outcomes[position]
+        result = outcome.result
+        rows = np.asarray(result.get("unexpected_index_list") or [], dtype=int)
+        stored = outcome.to_json_dict()
+        stored["result"] = {k: v for k, v in stored["result"].items() if k not in _LONG_LISTS}
+        error = outcome.exception_info.get("exception_message") or ""
+        table_level = not outcome.success and "unexpected_count" not in result
+        results.append(
+            CheckResult(
+                table=table,
+                rule=_rule_name(config),
+                severity=SEVERITY[config.get("severity", "critical")],
+                success=bool(outcome.success),
+                failing=len(rows) if not table_level else len(frame),
+                rows=rows,
+                days=all_days if table_level else days_of_rows(frame, rows),
+                detail=error or _observed(result),
+                result=stored,
+                samples=sample_rows(frame, rows),
+            )
+        )
+    return results
+
+
+def _observed(result: dict[str, Any]) -> str:
+    return f"observed {result['observed_value']}" if "observed_value" in result else ""
+
+
+def _derived(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """`frame` plus the suite's derived columns, when their inputs are present and numeric."""
+    extra = {}
+    for name, expression in columns.items():
+        try:
+            extra[name] = frame.eval(expression)
+        except (KeyError, TypeError, ValueError, pd.errors.UndefinedVariableError):
+            continue  # an input column is missing or mistyped: its own rules say so
+    return frame.assign(**extra)
+
+
+def check_batches(settings: Settings, batches: Batches) -> list[CheckResult]:
+    """Every rule of every table's suite on the pulled batches, nothing written."""
+    results: list[CheckResult] = []
+    suites = {table: load_suite(settings.expectations, table) for table in batches}
+    # Failing rows are reported by position: number every batch's rows from 0.
+    batches = {
+        table: (frame.reset_index(drop=True), days) for table, (frame, days) in batches.items()
+    }
+    for table, (frame, days) in batches.items():
+        meta = suites[table].get("meta", {})
+        checked = _derived(frame, meta.get("derived_columns", {}))
+        results += _gx_results(table, checked, suites[table], batch_days(frame, days))
+    refused_tables = {r.table for r in results if r.refuses}
+    # Before the first load there is no warehouse: then the batch alone is the context.
+    warehouse = settings.warehouse
+    with connect(warehouse, read_only=True) if warehouse.exists() else nullcontext() as con:
+        for table in batches:
+            if table in refused_tables:
+                continue  # cross checks on data already refused would only add noise
+            checks = suites[table].get("meta", {}).get("cross_checks", [])
+            results += run_cross_checks(table, batches, con, checks)
+    return results
+
+
+def refusal_message(
+    failures: list[CheckResult],
+    batches: Batches,
+    quarantined: dict[str, list[Path]],
+    report: Path,
+) -> str:
+    """The refusal as a person reads it: per table, each failed rule with its failing
+    count, days and a few sample rows, then where the batch went."""
+    lines = ["input refused: validation failed, nothing was loaded"]
+    for table in dict.fromkeys(r.table for r in failures):
+        frame = batches[table][0].reset_index(drop=True)
+        table_failures = [r for r in failures if r.table == table]
+        days = sorted({d for r in table_failures for d in r.days})
+        lines.append(f"{table}: {len(days)} day(s) refused: {_days_text(days)}")
+        shown: list[int] = []
+        for result in table_failures:
+            lines.append(
+                f"  - {result.rule} [fail]: {result.failing} failing {result.unit}"
+                f" on {_days_text(list(result.days))}"
+                + (f"; {result.detail}" if result.detail else "")
+            )
+            positions = list(result.rows[:SAMPLE_ROWS])
+            if positions and positions == shown:
+                lines.append("      (the same rows as above)")
+            elif positions:
+                sample = frame.iloc[positions].to_string(index=False)
+                lines += [f"      {line}" for line in sample.splitlines()]
+            shown = positions
+        lines.append(f"  quarantined: {', '.join(str(p) for p in quarantined[table][:3])}")
+    lines.append(f"validation report: {report}")
+    return "\n".join(lines)
+
+
+def _days_text(days: list[date], shown: int = 5) -> str:
+    text = ", ".join(d.isoformat() for d in days[:shown])
+    return text + (f" and {len(days) - shown} more" if len(days) > shown else "")
+
+
+def validate_batches(settings: Settings, batches: Batches, start: date, end: date) -> Outcome:
+    """Validate the pulled `batches` for business days start..end, write the HTML report,
+    and either return the outcome (warnings only) or quarantine the refused tables' days
+    and raise InputRefused. Reads the warehouse, never writes it."""
+    run_id = new_run_id()
+    results = check_batches(settings, batches)
+    report = validation_report.write(settings, run_id, start, end, results)
+    outcome = Outcome(run_id=run_id, results=results, report=report)
+    if not outcome.failures:
+        return outcome
+    quarantined = quarantine.quarantine_batches(settings, run_id, batches, outcome.failures)
+    raise InputRefused(refusal_message(outcome.failures, batches, quarantined, report))

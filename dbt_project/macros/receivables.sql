@@ -1,0 +1,22 @@
+{#- Ageing buckets of receivables by days past due (as-of date - due date). The bucket
+    edges are the published column contract of receivables_aging (not_yet_due, 1-30,
+    31-60, 61-90, 90+), so they live here once rather than in vars. `min_days` and
+    `max_days` are inclusive; none = unbounded. -#}
+{% macro aging_buckets() -%}
+    {{ return([
+        {"name": "not_yet_due_balance", "min_days": none, "max_days": 0},
+        {"name": "days_1_30_balance", "min_days": 1, "max_days": 30},
+        {"name": "days_31_60_balance", "min_days": 31, "max_days": 60},
+        {"name": "days_61_90_balance", "min_days": 61, "max_days": 90},
+        {"name": "days_over_90_balance", "min_days": 91, "max_days": none},
+    ]) }}
+{%- endmacro %}
+
+{#- Balances the tier rules look at, with edges from vars: more than N days past due. -#}
+{% macro rule_overdue_buckets() -%}
+    {{ return([
+        {"name": "overdue_balance", "min_days": 1, "max_days": none},
+        {"name": "serious_overdue_balance", "min_days": var("credit_cap_days_past_due") | int + 1, "max_days": none},
+        {"name": "chronic_overdue_balance", "min_days": var("credit_drop_days_past_due") | int + 1, "max_days": none},
+    ]) }}
+{%- endmacro %}

@@ -1,0 +1,217 @@
+-- Trailing-window figures per customer for every as-of date of the build
+-- (history_start_date..as_of_date): a dense customer x day grid summed with sliding
+-- windows, one pass for all dates instead of one query per date. A row exists for each
+-- customer with at least one sales line in the window ending on the as-of date.
+--   * money and counts: sums over the last window_days days;
+--   * growth: the basis metric over the last growth_mom_days days vs the growth_mom_days
+--     before, and over the last growth_yoy_days vs the same days growth_year_lag_days earlier;
+--   * active months: calendar months with an order day inside the window, counted exactly
+--     with running sums of dated events (an order day counts for its month from the first
+--     as-of date on which it is that month's earliest order day in the window, until it
+--     leaves the window);
+--   * median interval between order days, on order days inside the window.
+{%- set window_days = var('window_days') | int %}
+{%- set mom_days = var('growth_mom_days') | int %}
+{%- set yoy_days = var('growth_yoy_days') | int %}
+{%- set year_lag = var('growth_year_lag_days') | int %}
+{%- set recent_days = var('churn_recent_days') | int %}
+{%- set money_columns = ['revenue', 'cogs', 'gross_profit'] -%}
+{%- for kind in cost_kinds() %}{% do money_columns.append(kind ~ '_cost') %}{% endfor -%}
+{%- do money_columns.extend(['cost_to_serve', 'customer_profit', 'list_value', 'deep_discount_list_value']) %}
+
+with
+
+customer_days as (
+
+    select * from {{ ref('int_customer_days_aggregated') }}
+
+),
+
+order_days as (
+
+    select * from {{ ref('int_customer_order_days_sequenced') }}
+
+),
+
+calendar as (
+
+    {{ dbt.date_spine('day', grid_start_date(), add_days(as_of_date(), 1)) }}
+
+),
+
+grid_days as (
+
+    select cast(date_day as date) as activity_date
+    from calendar
+
+),
+
+customers_in_span as (
+
+    select distinct customer_id
+    from customer_days
+    where line_count > 0
+
+),
+
+first_orders as (
+
+    select
+        customer_id,
+        min(order_date) as first_order_date,
+        max(case when order_date < {{ grid_start_date() }} then order_date end) as last_order_before_grid_date
+    from order_days
+    group by customer_id
+
+),
+
+-- An order day d counts for its month on as-of dates D with d in the window and no
+-- earlier order day of the same month in the window: from greatest(d, previous order day
+-- of the month + window_days) to d + window_days - 1.
+month_entries as (
+
+    select
+        customer_id,
+        case
+            when previous_order_date_in_month is null then order_date
+            else greatest(order_date, {{ add_days('previous_order_date_in_month', window_days) }})
+        end as counts_from_date,
+        {{ add_days('order_date', window_days) }} as counts_until_date
+    from order_days
+
+),
+
+month_entry_events as (
+
+    select customer_id, counts_from_date as event_date, 1 as active_month_delta
+    from month_entries
+    where counts_from_date >= {{ grid_start_date() }} and counts_from_date <= {{ as_of_date() }}
+
+    union all
+
+    select customer_id, counts_until_date as event_date, -1 as active_month_delta
+    from month_entries
+    where
+        counts_from_date >= {{ grid_start_date() }}
+        and counts_until_date <= {{ as_of_date() }}
+
+),
+
+month_entry_days as (
+
+    select
+        customer_id,
+        event_date,
+        sum(active_month_delta) as active_month_delta
+    from month_entry_events
+    group by customer_id, event_date
+
+),
+
+grid as (
+
+    select
+        customers_in_span.customer_id,
+        grid_days.activity_date,
+        {%- for column in money_columns %}
+        coalesce(customer_days.{{ column }}, 0) as {{ column }},
+        {%- endfor %}
+        coalesce(customer_days.order_count, 0) as order_count,
+        coalesce(customer_days.line_count, 0) as line_count,
+        coalesce(customer_days.{{ tier_basis_column() }}, 0) as basis_amount,
+        coalesce(month_entry_days.active_month_delta, 0) as active_month_delta,
+        order_days.order_date,
+        order_days.order_interval_days
+    from customers_in_span
+    cross join grid_days
+    left join customer_days
+        on
+            customers_in_span.customer_id = customer_days.customer_id
+            and grid_days.activity_date = customer_days.activity_date
+    left join month_entry_days
+        on
+            customers_in_span.customer_id = month_entry_days.customer_id
+            and grid_days.activity_date = month_entry_days.event_date
+    left join order_days
+        on
+            customers_in_span.customer_id = order_days.customer_id
+            and grid_days.activity_date = order_days.order_date
+
+),
+
+windowed as (
+
+    select
+        customer_id,
+        activity_date as as_of_date,
+        {%- for column in money_columns %}
+        sum({{ column }}) over trailing_window as {{ column }},
+        {%- endfor %}
+        sum(order_count) over trailing_window as order_count,
+        sum(line_count) over trailing_window as line_count,
+        sum(active_month_delta) over history_to_date as active_months,
+        max(order_date) over history_to_date as last_order_in_grid_date,
+        {{ median('order_interval_days') }} over trailing_window as median_order_interval_days,
+        sum(revenue) over (
+            partition by customer_id order by activity_date
+            rows between {{ recent_days - 1 }} preceding and current row
+        ) as recent_revenue,
+        sum(basis_amount) over (
+            partition by customer_id order by activity_date
+            rows between {{ mom_days - 1 }} preceding and current row
+        ) as mom_current_amount,
+        sum(basis_amount) over (
+            partition by customer_id order by activity_date
+            rows between {{ 2 * mom_days - 1 }} preceding and {{ mom_days }} preceding
+        ) as mom_previous_amount,
+        sum(basis_amount) over (
+            partition by customer_id order by activity_date
+            rows between {{ yoy_days - 1 }} preceding and current row
+        ) as yoy_current_amount,
+        sum(basis_amount) over (
+            partition by customer_id order by activity_date
+            rows between {{ year_lag + yoy_days - 1 }} preceding and {{ year_lag }} preceding
+        ) as yoy_previous_amount
+    from grid
+    window
+        trailing_window as (
+            partition by customer_id
+            order by activity_date
+            rows between {{ window_days - 1 }} preceding and current row
+        ),
+        history_to_date as (
+            partition by customer_id
+            order by activity_date
+            rows between unbounded preceding and current row
+        )
+
+),
+
+final as (
+
+    select
+        windowed.customer_id,
+        windowed.as_of_date,
+        {%- for column in money_columns %}
+        cast(windowed.{{ column }} as decimal(18, 2)) as {{ column }},
+        {%- endfor %}
+        cast(windowed.order_count as bigint) as order_count,
+        cast(windowed.line_count as bigint) as line_count,
+        cast(windowed.active_months as bigint) as active_months,
+        case
+            when first_orders.first_order_date <= windowed.as_of_date then first_orders.first_order_date
+        end as first_order_date,
+        coalesce(windowed.last_order_in_grid_date, first_orders.last_order_before_grid_date) as last_order_date,
+        cast(windowed.median_order_interval_days as double) as median_order_interval_days,
+        cast(windowed.recent_revenue as decimal(18, 2)) as recent_revenue,
+        cast(windowed.mom_current_amount as decimal(18, 2)) as mom_current_amount,
+        cast(windowed.mom_previous_amount as decimal(18, 2)) as mom_previous_amount,
+        cast(windowed.yoy_current_amount as decimal(18, 2)) as yoy_current_amount,
+        cast(windowed.yoy_previous_amount as decimal(18, 2)) as yoy_previous_amount
+    from windowed
+    left join first_orders on windowed.customer_id = first_orders.customer_id
+    where windowed.as_of_date >= {{ history_start_date() }} and windowed.line_count > 0
+
+)
+
+select * from final

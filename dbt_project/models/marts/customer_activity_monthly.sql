@@ -1,0 +1,107 @@
+-- The company-wide monthly baseline for churn watching (DOMAIN.md section 5), as of the
+-- build's as-of date: transacting customers and average order value per month, compared
+-- with the average of the previous activity_baseline_months complete months; a complete
+-- month deviating by more than activity_deviation_threshold is flagged. The as-of date's
+-- own month is partial (is_complete_month false, no flags). Customer-level churn alerts
+-- are in customer_alerts.
+{%- set baseline_months = var('activity_baseline_months') | int %}
+
+with
+
+sales_lines as (
+
+    select * from {{ ref('stg_erp__sales_lines') }}
+
+),
+
+orders as (
+
+    select
+        customer_id,
+        order_id,
+        {{ dbt.date_trunc('month', 'min(order_date)') }} as month_start_date,
+        sum(net_amount) as order_value
+    from sales_lines
+    where not is_return and order_date <= {{ as_of_date() }}
+    group by customer_id, order_id
+
+),
+
+months as (
+
+    select
+        cast(month_start_date as date) as month_start_date,
+        count(distinct customer_id) as transacting_customers,
+        count(*) as order_count,
+        sum(order_value) as order_value,
+        {{ safe_divide('sum(order_value)', 'count(*)') }} as avg_order_value
+    from orders
+    group by month_start_date
+
+),
+
+flagged_months as (
+
+    select
+        *,
+        {{ add_days(as_of_date(), 1) }}
+            >= cast({{ dbt.dateadd('month', 1, 'month_start_date') }} as date) as is_complete_month
+    from months
+
+),
+
+baselines as (
+
+    select
+        *,
+        avg(case when is_complete_month then transacting_customers end) over baseline_window
+            as baseline_transacting_customers,
+        avg(case when is_complete_month then avg_order_value end) over baseline_window
+            as baseline_avg_order_value
+    from flagged_months
+    window baseline_window as (
+        order by month_start_date
+        rows between {{ baseline_months }} preceding and 1 preceding
+    )
+
+),
+
+deviations as (
+
+    select
+        *,
+        {{ safe_divide('transacting_customers - baseline_transacting_customers', 'baseline_transacting_customers') }}
+            as transacting_customers_deviation,
+        {{ safe_divide('avg_order_value - baseline_avg_order_value', 'baseline_avg_order_value') }}
+            as avg_order_value_deviation
+    from baselines
+
+),
+
+final as (
+
+    select
+        {{ as_of_date() }} as as_of_date,
+        month_start_date,
+        is_complete_month,
+        cast(transacting_customers as bigint) as transacting_customers,
+        cast(order_count as bigint) as order_count,
+        cast(order_value as decimal(18, 2)) as order_value,
+        avg_order_value,
+        cast(baseline_transacting_customers as double) as baseline_transacting_customers,
+        cast(baseline_avg_order_value as double) as baseline_avg_order_value,
+        transacting_customers_deviation,
+        avg_order_value_deviation,
+        case
+            when is_complete_month
+                then abs(transacting_customers_deviation) > {{ var('activity_deviation_threshold') }}
+        end as is_transacting_customers_deviating,
+        case
+            when is_complete_month
+                then abs(avg_order_value_deviation) > {{ var('activity_deviation_threshold') }}
+        end as is_avg_order_value_deviating
+    from deviations
+
+)
+
+select * from final

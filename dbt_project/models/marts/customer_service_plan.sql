@@ -1,0 +1,43 @@
+-- What each customer gets, as of the build's as-of date: its tier and VIP level joined to
+-- the service policy the business edits (seed tier_service_policy: sample budget, training
+-- and visit cadence per tier, per VIP level inside A).
+with
+
+tiers as (
+
+    select * from {{ ref('customer_tiers') }}
+
+),
+
+policy as (
+
+    select * from {{ ref('tier_service_policy') }}
+
+),
+
+final as (
+
+    select
+        tiers.as_of_date,
+        tiers.customer_id,
+        tiers.customer_name,
+        tiers.region,
+        tiers.channel,
+        tiers.tier,
+        tiers.vip_level,
+        tiers.reason_codes,
+        cast(policy.yearly_sample_budget as decimal(18, 2)) as yearly_sample_budget,
+        cast(tiers.samples_cost as decimal(18, 2)) as samples_cost_in_window,
+        cast(policy.training_cadence as varchar) as training_cadence,
+        cast(policy.trainings_per_year as integer) as trainings_per_year,
+        cast(policy.visit_cadence as varchar) as visit_cadence,
+        cast(policy.visits_per_year as integer) as visits_per_year
+    from tiers
+    left join policy
+        on
+            tiers.tier = policy.tier
+            and coalesce(tiers.vip_level, '') = coalesce(policy.vip_level, '')
+
+)
+
+select * from final

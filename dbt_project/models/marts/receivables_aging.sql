@@ -1,0 +1,60 @@
+-- Receivables per customer per as-of date, point in time (an invoice paid after D is still
+-- open as of D): open balance, ageing buckets by days past due, DSO, payment behaviour and
+-- credit-limit utilisation. One row per customer with an open balance or invoices due,
+-- settled or issued in the trailing windows. History-like: each build replaces its as-of
+-- dates.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_as_of_range() }}"
+    )
+}}
+
+with
+
+receivables as (
+
+    select * from {{ ref('int_customer_receivables_aged') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('int_customers_versioned') }}
+
+),
+
+final as (
+
+    select
+        receivables.as_of_date,
+        receivables.customer_id,
+        customers.credit_limit,
+        receivables.open_balance,
+        {%- for bucket in aging_buckets() %}
+        receivables.{{ bucket.name }},
+        {%- endfor %}
+        receivables.overdue_balance,
+        receivables.dso_days,
+        receivables.dso_invoiced_amount,
+        receivables.avg_days_late,
+        receivables.settled_invoice_count,
+        receivables.on_time_share,
+        receivables.due_invoice_count,
+        receivables.worst_days_past_due,
+        {{ safe_divide('receivables.open_balance', 'case when customers.credit_limit > 0 then customers.credit_limit end') }}
+            as credit_utilisation,
+        receivables.serious_overdue_balance >= {{ var('credit_cap_min_amount') }} as has_serious_overdue,
+        receivables.chronic_overdue_balance >= {{ var('credit_drop_min_amount') }} as has_chronic_overdue
+    from receivables
+    left join customers
+        on
+            receivables.customer_id = customers.customer_id
+            and receivables.as_of_date between customers.valid_from_date and customers.valid_to_date
+
+)
+
+select * from final

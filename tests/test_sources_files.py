@@ -1,0 +1,181 @@
+"""The files source through the command line: file drops written by `demo export`, then
+missing, malformed and truncated deliveries refused (exit 3, quarantined, warehouse
+unchanged), and GBK CSV and Excel exports with Chinese headers loaded."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from customer_tiering import cli
+from customer_tiering.config import Settings
+from customer_tiering.contract import TABLES
+from customer_tiering.errors import EXIT_INPUT_REFUSED, EXIT_OK
+from customer_tiering.quarantine import RESULT_FILE, SUMMARY_FILE
+from customer_tiering.sources.files import FilesSource, decode
+from tests.good_warehouse import (
+    NEXT_DAY,
+    SCALE,
+    checksums,
+    copy_state,
+    demo_source,
+    good_checksums,
+)
+
+DAY = NEXT_DAY.isoformat()
+
+
+@pytest.fixture
+def settings(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Settings:
+    return copy_state(tmp_path_factory.getbasetemp() / "good", tmp_path)
+
+
+def tiering(settings: Settings, *args: str) -> int:
+    """`tiering <args>` in-process, with the test's quarantine folder and demo scale."""
+    config = settings.warehouse.parent.parent / "tiering.yml"
+    config.write_text(
+        json.dumps({"quarantine": str(settings.quarantine), "demo": SCALE.__dict__}),
+        encoding="utf-8",
+    )
+    return cli.main(["--config", str(config), *args])
+
+
+def run_next_day(settings: Settings) -> int:
+    return tiering(
+        settings,
+        *("run", "--date", DAY, "--source", "files"),
+        *("--landing", str(settings.landing), "--warehouse", str(settings.warehouse)),
+    )
+
+
+def drop_file(settings: Settings, table: str, suffix: str = "csv") -> Path:
+    return settings.landing / table / f"{DAY}.{suffix}"
+
+
+def assert_refused(settings: Settings, capsys: pytest.CaptureFixture[str], table: str) -> str:
+    """Run the next day, expect a refusal of `table`; return the error output."""
+    assert run_next_day(settings) == EXIT_INPUT_REFUSED
+    assert checksums(settings.warehouse) == good_checksums()
+    error = capsys.readouterr().err
+    folder = settings.quarantine / table / DAY
+    assert (folder / RESULT_FILE).exists() and (folder / SUMMARY_FILE).exists()
+    return " ".join(error.split())  # rich wraps long lines
+
+
+def test_missing_delivery_is_refused(settings: Settings, capsys) -> None:
+    drop_file(settings, "ar_payments").unlink()
+    error = assert_refused(settings, capsys, "ar_payments")
+    assert f"ar_payments on {DAY}: not delivered" in error
+    summary = (settings.quarantine / "ar_payments" / DAY / SUMMARY_FILE).read_text()
+    assert "not delivered" in summary and "nothing (not delivered)" in summary
+
+    assert tiering(settings, "quarantine", "list") == EXIT_OK
+    listing = " ".join(capsys.readouterr().out.split())
+    assert "ar_payments" in listing and DAY in listing and "not delivered" in listing
+
+
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("unterminated quote", b'line_id,order_id,order_date\n"1,2,2024-01-15\n'),
+        ("binary garbage", bytes(range(256)) * 4),
+        ("empty file", b""),
+    ],
+)
+def test_malformed_csv_is_refused_and_kept(
+    settings: Settings, capsys, name: str, content: bytes
+) -> None:
+    drop_file(settings, "sales_lines").write_bytes(content)
+    error = assert_refused(settings, capsys, "sales_lines")
+    assert f"sales_lines on {DAY}: file" in error and "cannot be read" in error
+    kept = settings.quarantine / "sales_lines" / DAY / f"{DAY}.csv"
+    assert kept.read_bytes() == content
+
+
+def test_truncated_parquet_is_refused(settings: Settings, capsys) -> None:
+    csv = drop_file(settings, "ar_invoices")
+    parquet = drop_file(settings, "ar_invoices", "parquet")
+    pd.read_csv(csv).to_parquet(parquet)
+    csv.unlink()
+    parquet.write_bytes(parquet.read_bytes()[:200])
+    error = assert_refused(settings, capsys, "ar_invoices")
+    assert "cannot be read" in error
+
+
+def test_csv_cut_mid_row_is_refused_by_validation(settings: Settings, capsys) -> None:
+    path = drop_file(settings, "sales_lines")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.rindex(",", 0, len(text) - 40)], encoding="utf-8")
+    error = assert_refused(settings, capsys, "sales_lines")
+    assert "expect_column_values_to_not_be_null(cost_amount) [fail]: 1 failing row(s)" in error
+
+
+def test_gbk_csv_and_chinese_excel_load_after_a_refused_attempt(settings: Settings, capsys) -> None:
+    """A refused day is fixed at the source and rerun: it loads, the quarantine keeps the
+    refused attempt. The fix delivers the customers snapshot as GBK CSV with Chinese names
+    and the sales lines as an Excel export with Chinese headers mapped by columns.yml."""
+    sales = drop_file(settings, "sales_lines")
+    good_sales = pd.read_csv(sales, dtype=str)
+    sales.write_bytes(b'"broken')
+    assert run_next_day(settings) == EXIT_INPUT_REFUSED
+
+    customers = demo_source().pull_range("customers", NEXT_DAY, NEXT_DAY)[
+        list(TABLES["customers"].columns)
+    ]
+    customers.loc[0, "name"] = "华北食品贸易有限公司"
+    customers.assign(created_date=customers["created_date"].dt.strftime("%Y-%m-%d")).to_csv(
+        drop_file(settings, "customers"), index=False, encoding="gbk"
+    )
+    headers = {"line_id": "行号", "order_date": "单据日期", "customer_id": "客户编号"}
+    headers |= {"net_amount": "金额", "quantity": "数量"}
+    good_sales.rename(columns=headers).to_excel(
+        drop_file(settings, "sales_lines", "xlsx"), index=False
+    )
+    sales.unlink()
+    mapping = {"sales_lines": {chinese: column for column, chinese in headers.items()}}
+    (settings.landing / "columns.yml").write_text(
+        json.dumps(mapping, ensure_ascii=False), encoding="utf-8"
+    )
+
+    assert run_next_day(settings) == EXIT_OK, capsys.readouterr().err[-3000:]
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        name = con.execute(
+            "select name from raw.customers where customer_id = ? and _business_date = ?",
+            [customers.loc[0, "customer_id"], NEXT_DAY],
+        ).fetchone()[0]
+        loaded = con.execute(
+            "select count(*), sum(net_amount)::double from raw.sales_lines"
+            " where _business_date = ?",
+            [NEXT_DAY],
+        ).fetchone()
+    assert name == "华北食品贸易有限公司"
+    assert loaded == (len(good_sales), pytest.approx(good_sales["net_amount"].astype(float).sum()))
+    assert (settings.quarantine / "sales_lines" / DAY / RESULT_FILE).exists()
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet", "xlsx"])
+def test_demo_export_round_trips(tmp_path: Path, file_format: str, capsys) -> None:
+    """`demo export` writes what the files source reads back as the demo ERP's data."""
+    start, end = date(2024, 2, 3), date(2024, 2, 5)
+    out = tmp_path / "landing"
+    config = tmp_path / "tiering.yml"
+    config.write_text(json.dumps({"demo": SCALE.__dict__}), encoding="utf-8")
+    args = ["--start", str(start), "--end", str(end), "--out", str(out), "--format", file_format]
+    assert cli.main(["--config", str(config), "demo", "export", *args]) == EXIT_OK
+    files, demo = FilesSource(out), demo_source()
+    for table, spec in TABLES.items():
+        columns = list(spec.columns)
+        expected = demo.pull_range(table, start, end, known_at=end)[columns]
+        actual = files.pull_range(table, start, end)[columns]
+        pd.testing.assert_frame_equal(actual, expected, check_dtype=False)
+
+
+def test_csv_encodings_are_detected() -> None:
+    text = "客户编号,名称\nC1,华北\n"
+    for raw in (text.encode("utf-8"), b"\xef\xbb\xbf" + text.encode("utf-8"), text.encode("gbk")):
+        assert decode(raw) == text
