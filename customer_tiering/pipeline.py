@@ -7,7 +7,10 @@ line, Airflow and the tests all go through this one path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import pandas as pd
@@ -29,6 +32,8 @@ class RunResult:
     as_of: date
     history_start: date
     changed_days: dict[str, list[date]]
+    # Wall seconds per step (pull, validate, load, transform), for progress and benchmarks.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def days_between(start: date, end: date) -> list[date]:
@@ -159,6 +164,16 @@ def build_tiers(
     return RunResult(as_of=end, history_start=first, changed_days=changed)
 
 
+@contextmanager
+def timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    """Add the wall time of the block to timings[step]."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - began
+
+
 def run(
     settings: Settings,
     start: date,
@@ -172,14 +187,15 @@ def run(
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
     source = source or open_source(settings)
+    timings: dict[str, float] = {}
     with load.connect(settings.warehouse) as con:
         load.ensure_raw_schema(con)
         already_loaded = {table: load.loaded_days(con, table) for table in TABLES}
-    with console.status(f"pulling {start}..{end} from the {source.name} source"):
+    with timed(timings, "pull"), console.status(f"pulling {start}..{end} from {source.name}"):
         batches = pull_batches(settings, source, already_loaded, start, end)
     rows = sum(len(frame) for frame, _ in batches.values())
     console.log(f"pulled {rows:,} rows from {source.name} for {start}..{end}")
-    with console.status("validating"):
+    with timed(timings, "validate"), console.status("validating"):
         outcome = validate.validate_batches(settings, batches, start, end)
     for warning in outcome.warnings:
         console.log(
@@ -187,8 +203,11 @@ def run(
             f" failing on {len(warning.days)} day(s) {warning.detail}".rstrip()
         )
     console.log(str(outcome))
-    changed = load_batches(settings, batches)
+    with timed(timings, "load"):
+        changed = load_batches(settings, batches)
     changed_count = sum(len(days) for days in changed.values())
     console.log(f"loaded {changed_count} changed table-day partitions into {settings.warehouse}")
     console.log(f"dbt build: tier history for {history_start(start, changed)}..{end}")
-    return build_tiers(settings, start, end, changed)
+    with timed(timings, "transform"):
+        result = build_tiers(settings, start, end, changed)
+    return replace(result, timings=timings)

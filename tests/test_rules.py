@@ -171,8 +171,8 @@ def test_tier_transitions_match_history(demo_warehouse: Path, marts) -> None:
     changed = history[consecutive & (history["tier"] != previous["tier"])]
     transitions = query(demo_warehouse, "select * from marts.tier_transitions")
     assert len(transitions) == len(changed) > 0
-    assert set(zip(transitions["customer_id"], transitions["as_of_date"])) == set(
-        zip(changed["customer_id"], changed["as_of_date"])
+    assert set(zip(transitions["customer_id"], transitions["as_of_date"], strict=True)) == set(
+        zip(changed["customer_id"], changed["as_of_date"], strict=True)
     )
 
 
@@ -317,7 +317,9 @@ LATEST_MARTS = {  # as of the build's as-of date: compare whole tables
 }
 
 
-def mart_rows(warehouse: Path, table: str, order_by: str, days: tuple[date, date] | None) -> pd.DataFrame:
+def mart_rows(
+    warehouse: Path, table: str, order_by: str, days: tuple[date, date] | None
+) -> pd.DataFrame:
     where = f"where as_of_date between '{days[0]}' and '{days[1]}'" if days else ""
     return query(
         warehouse, f"select * from marts.{table} {where} order by as_of_date, {order_by}"
@@ -335,7 +337,10 @@ def test_later_data_never_changes_any_mart_as_of_d(demo_warehouse: Path, tmp_pat
     )["d"][0].date()
     as_of = first_change + timedelta(days=1)
     days = (as_of - timedelta(days=2), as_of)
-    with_later, without_later = tmp_path / "later" / "tiers.duckdb", tmp_path / "cut" / "tiers.duckdb"
+    with_later, without_later = (
+        tmp_path / "later" / "tiers.duckdb",
+        tmp_path / "cut" / "tiers.duckdb",
+    )
     for target in (with_later, without_later):
         target.parent.mkdir()
         shutil.copy(demo_warehouse, target)
@@ -344,7 +349,10 @@ def test_later_data_never_changes_any_mart_as_of_d(demo_warehouse: Path, tmp_pat
             con.execute(f"delete from raw.{table} where _business_date > ?", [as_of])
     # Two warehouses, two dbt processes side by side; `dbt run` (models only: the data tests
     # run in every other build of the suite) with the dates as the pipeline passes them.
-    dates = {transform.AS_OF_ENV: as_of.isoformat(), transform.HISTORY_START_ENV: days[0].isoformat()}
+    dates = {
+        transform.AS_OF_ENV: as_of.isoformat(),
+        transform.HISTORY_START_ENV: days[0].isoformat(),
+    }
     with ThreadPoolExecutor(max_workers=2) as pool:
         builds = [
             pool.submit(transform.run_dbt, transform.dbt_args("run", warehouse), warehouse, dates)
@@ -353,7 +361,9 @@ def test_later_data_never_changes_any_mart_as_of_d(demo_warehouse: Path, tmp_pat
         for build in builds:
             build.result()
 
-    latest_raw_day = query(demo_warehouse, "select max(order_date) as d from raw.sales_lines")["d"][0]
+    latest_raw_day = query(demo_warehouse, "select max(order_date) as d from raw.sales_lines")["d"][
+        0
+    ]
     assert latest_raw_day.date() > as_of
     marts = [(table, key, days) for table, key in HISTORY_MARTS.items()]
     marts += [(table, key, None) for table, key in LATEST_MARTS.items()]
