@@ -1,0 +1,371 @@
+"""A real Airflow 3 (scheduler, dag-processor, api-server, LocalExecutor, SQLite metadata)
+runs the customer_tiering DAG: a three-day backfill created through the CLI must give the
+same warehouse as three `tiering run --date` calls, and a run whose input fails validation
+must fail at validation, without retrying, leaving the published tables as they were.
+
+Everything runs on loopback in a temporary AIRFLOW_HOME, in one process group that the
+fixture ends (Airflow's components leave children behind otherwise). Progress is printed
+(`pytest -s` shows it). About three to four minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from customer_tiering import orchestration
+from customer_tiering.config import load_settings
+from tests.conftest import table_checksum, warehouse_tables
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGS_DIR = ROOT / "dags"
+VENV_BIN = Path(sys.executable).parent
+DAG_ID = "customer_tiering"
+FIRST, LAST = date(2024, 1, 1), date(2024, 1, 3)
+BAD_DAY = LAST + timedelta(days=1)
+STARTED = time.monotonic()
+
+# The daily runs through pipeline.run, without Airflow: config, first day, last day.
+REFERENCE = """
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from customer_tiering import pipeline
+from customer_tiering.config import load_settings
+
+settings = load_settings(Path(sys.argv[1]))
+first, last = date.fromisoformat(sys.argv[2]), date.fromisoformat(sys.argv[3])
+for offset in range((last - first).days + 1):
+    day = first + timedelta(days=offset)
+    pipeline.run(settings, day, day)
+"""
+
+
+def progress(message: str) -> None:
+    print(f"[{time.monotonic() - STARTED:6.1f} s] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(path: Path, root: Path, **extra: str) -> Path:
+    lines = [
+        f"source: {extra.pop('source', 'demo')}",
+        f"warehouse: {root / 'warehouse' / 'tiers.duckdb'}",
+        f"quarantine: {root / 'quarantine'}",
+        "demo: {customers: 60, lines_per_day: 40}",
+        *(f"{key}: {value}" for key, value in extra.items()),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Airflow:
+    """Airflow's CLI against the test's home, and the components it started."""
+
+    def __init__(self, home: Path, config: Path) -> None:
+        self.home = home
+        self.port = free_port()
+        inherited = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("AIRFLOW") and key != "TIERING_CONFIG"
+        }
+        self.env = {
+            **inherited,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (f"http://127.0.0.1:{self.port}/execution/"),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            # Only backfills create runs here: unpausing must not add the latest scheduled day.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # Parse the DAG file once, not every 30 s: CPU goes to the runs under test.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+            "TIERING_CONFIG": str(config),
+        }
+        self.group: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> str:
+        completed = subprocess.run(
+            [str(VENV_BIN / "airflow"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and completed.returncode != 0:
+            raise AssertionError(
+                f"airflow {' '.join(args)} exited {completed.returncode}:\n"
+                f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
+            )
+        return completed.stdout
+
+    def cli_json(self, *args: str) -> list[dict[str, Any]]:
+        """A CLI listing as JSON (warnings printed before it are skipped)."""
+        output = self.cli(*args, "--output", "json")
+        for line in reversed(output.splitlines()):
+            if line.startswith("[{") or line.strip() == "[]":
+                return json.loads(line)
+        return []
+
+    def start(self) -> None:
+        """scheduler, dag-processor and api-server in ONE new process group."""
+        logs = self.home / "component-logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        script = " & ".join(
+            f"airflow {command} > {logs / name}.log 2>&1"
+            for name, command in (
+                ("scheduler", "scheduler"),
+                ("dag-processor", "dag-processor"),
+                ("api-server", f"api-server --host 127.0.0.1 --port {self.port}"),
+            )
+        )
+        self.group = subprocess.Popen(
+            ["bash", "-c", f"{script} & wait"], env=self.env, start_new_session=True
+        )
+
+    def stop(self) -> None:
+        if self.group is None:
+            return
+        pgid = self.group.pid
+        for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(pgid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.5)
+
+    def component_logs(self) -> str:
+        parts = []
+        for log in sorted((self.home / "component-logs").glob("*.log")):
+            parts.append(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+        return "\n".join(parts)
+
+    def wait_healthy(self, timeout: float = 240) -> None:
+        url = f"http://127.0.0.1:{self.port}/api/v2/monitor/health"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    health = json.loads(response.read())
+                if all(
+                    health.get(part, {}).get("status") == "healthy"
+                    for part in ("metadatabase", "scheduler")
+                ):
+                    return
+            except OSError:
+                pass
+            time.sleep(3)
+        raise AssertionError(f"Airflow not healthy after {timeout} s\n{self.component_logs()}")
+
+    def wait_dag_parsed(self, timeout: float = 150) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(dag.get("dag_id") == DAG_ID for dag in self.cli_json("dags", "list")):
+                return
+            time.sleep(3)
+        errors = self.cli("dags", "list-import-errors", check=False)
+        raise AssertionError(f"{DAG_ID} not parsed after {timeout} s\n{errors}")
+
+    def runs(self) -> list[dict[str, Any]]:
+        return self.cli_json("dags", "list-runs", DAG_ID)
+
+    def wait_runs(self, logical_days: list[date], timeout: float) -> dict[date, dict[str, Any]]:
+        """Poll until every run of `logical_days` is finished; return them by day."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            found = {
+                date.fromisoformat(run["logical_date"][:10]): run
+                for run in self.runs()
+                if run.get("logical_date")
+            }
+            wanted = {day: found.get(day) for day in logical_days}
+            states = ", ".join(
+                f"{day}: {run['state'] if run else '-'}" for day, run in wanted.items()
+            )
+            if states != last:
+                progress(f"runs {states}")
+                last = states
+            if all(run and run["state"] in ("success", "failed") for run in wanted.values()):
+                return wanted  # type: ignore[return-value]
+            time.sleep(5)
+        raise AssertionError(f"runs not finished after {timeout} s: {last}")
+
+    def task_states(self, run_id: str) -> dict[str, str]:
+        """task_id -> state (of map index 0 for a mapped task)."""
+        rows = self.cli_json("tasks", "states-for-dag-run", DAG_ID, run_id)
+        return {row["task_id"]: row["state"] for row in rows if row.get("map_index") in ("", "0")}
+
+    def attempts(self, run_id: str, task_id: str) -> list[Path]:
+        """The log file of each attempt of a task (one per try)."""
+        folder = self.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return sorted(folder.glob("attempt=*.log"))
+
+
+@pytest.fixture
+def airflow(tmp_path: Path) -> Iterator[Airflow]:
+    config = write_config(tmp_path / "tiering.yml", tmp_path / "airflow-run")
+    instance = Airflow(tmp_path / "airflow-home", config)
+    try:
+        progress("airflow db migrate")
+        instance.cli("db", "migrate", timeout=180)
+        instance.cli("pools", "set", orchestration.WAREHOUSE_POOL, "1", "DuckDB: one writer")
+        progress(f"starting scheduler, dag-processor, api-server on 127.0.0.1:{instance.port}")
+        instance.start()
+        yield instance
+    finally:
+        progress("stopping the Airflow process group")
+        instance.stop()
+
+
+def marts_checksums(warehouse: Path) -> dict[str, str]:
+    return {
+        table: table_checksum(warehouse, table)
+        for table in warehouse_tables(warehouse)
+        if table.startswith("marts.")
+    }
+
+
+def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
+    settings = load_settings(Path(airflow.env["TIERING_CONFIG"]))
+
+    airflow.wait_healthy()
+    progress("components healthy; waiting for the DAG to be parsed")
+    airflow.wait_dag_parsed()
+    progress(f"backfill create {FIRST}..{LAST} --max-active-runs 1; unpause")
+    airflow.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        FIRST.isoformat(),
+        "--to-date",
+        LAST.isoformat(),
+        "--max-active-runs",
+        "1",
+    )
+    airflow.cli("dags", "unpause", DAG_ID)
+    days = [FIRST + timedelta(days=n) for n in range((LAST - FIRST).days + 1)]
+    runs = airflow.wait_runs(days, timeout=900)
+    failed = [day for day, run in runs.items() if run["state"] != "success"]
+    assert not failed, f"backfill runs failed: {failed}\n{airflow.component_logs()}"
+
+    # The reference: the same days through pipeline.run (the command line's path), one call
+    # per day as the daily schedule would. Run after the backfill rather than beside it, so
+    # both builds use the same dbt models while colleagues edit them.
+    progress("backfill succeeded; the same days through pipeline.run")
+    reference_config = write_config(tmp_path / "reference.yml", tmp_path / "reference")
+    reference = subprocess.run(
+        [sys.executable, "-c", REFERENCE, str(reference_config), str(FIRST), str(LAST)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=600,
+        check=False,
+    )
+    assert reference.returncode == 0, reference.stderr.decode(errors="replace")[-3000:]
+
+    reference_settings = load_settings(reference_config)
+    tables = warehouse_tables(settings.warehouse)
+    assert tables == warehouse_tables(reference_settings.warehouse)
+    assert any(table == "marts.customer_tiers" for table in tables)
+    different = [
+        table
+        for table in tables
+        if table_checksum(settings.warehouse, table)
+        != table_checksum(reference_settings.warehouse, table)
+    ]
+    assert not different, f"backfill and tiering run differ in {different}"
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        assert con.execute("select max(as_of_date) from marts.customer_tiers").fetchone()[0] == LAST
+
+    # A day whose sales lines fail validation, delivered as files; same warehouse.
+    published = marts_checksums(settings.warehouse)
+    snapshot = orchestration.bi_snapshot_path(settings)
+    snapshot_before = snapshot.read_bytes()
+    landing = tmp_path / "landing"
+    from customer_tiering.sources import files
+    from customer_tiering.sources.demo import DemoSource
+
+    demo = settings.demo
+    files.export(
+        DemoSource(seed=demo.seed, customers=demo.customers, lines_per_day=demo.lines_per_day),
+        FIRST,
+        BAD_DAY,
+        landing,
+        "csv",
+    )
+    bad_file = landing / "sales_lines" / f"{BAD_DAY}.csv"
+    lines = pd.read_csv(bad_file, dtype=str)
+    assert len(lines) > 0
+    lines["customer_id"] = ""  # every line without a customer: a critical expectation
+    lines.to_csv(bad_file, index=False)
+    bad_config = write_config(
+        tmp_path / "bad.yml", tmp_path / "airflow-run", source="files", landing=str(landing)
+    )
+    airflow.cli("variables", "set", "tiering_config", str(bad_config))
+    progress(f"backfill of {BAD_DAY} from a landing folder with a bad sales_lines file")
+    airflow.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        BAD_DAY.isoformat(),
+        "--to-date",
+        BAD_DAY.isoformat(),
+        "--max-active-runs",
+        "1",
+    )
+    run = airflow.wait_runs([BAD_DAY], timeout=420)[BAD_DAY]
+    assert run["state"] == "failed"
+    states = airflow.task_states(run["run_id"])
+    progress("task states: " + ", ".join(f"{task}={state}" for task, state in states.items()))
+    assert states["validate"] == "failed"
+    assert states["load"] == "upstream_failed"
+    validate_attempts = airflow.attempts(run["run_id"], "validate")
+    assert len(validate_attempts) == 1, validate_attempts  # not retried
+    assert "input refused (not retried)" in validate_attempts[0].read_text(errors="replace")
+    assert marts_checksums(settings.warehouse) == published
+    assert snapshot.read_bytes() == snapshot_before
+    assert (settings.quarantine / "sales_lines" / BAD_DAY.isoformat()).is_dir()
+    progress("refused day failed at validation, not retried; published tables unchanged")
