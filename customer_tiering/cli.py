@@ -118,6 +118,9 @@ def command_run(args: argparse.Namespace, console: Console) -> None:
         args.config, source=args.source, warehouse=args.warehouse, landing=args.landing
     )
     pipeline.run(settings, start, end, console)
+    snapshot = publish.bi_snapshot_path(settings.warehouse)
+    publish.export_snapshot(settings.warehouse, snapshot)
+    console.log(f"published tables copied for BI tools to {snapshot}")
     publish.print_tier_summary(settings.warehouse, Console())
 
 

@@ -167,11 +167,6 @@ def run_dir(settings: Settings, window: Window) -> Path:
     return settings.warehouse.resolve().parent / RUNS_DIR / window.key
 
 
-def bi_snapshot_path(settings: Settings) -> Path:
-    """The read-only copy of the published tables that BI tools open."""
-    return settings.warehouse.resolve().parent / "bi" / f"{settings.warehouse.stem}.duckdb"
-
-
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (a half-written file never appears under its name)."""
     tmp = path.with_name(path.name + ".tmp")
@@ -318,7 +313,7 @@ def publish_tables(settings: Settings, window: Window) -> dict[str, Any]:
         ).fetchone()[0]
     if as_of is not None and as_of != window.end:
         raise TieringError(f"customer_tiers is as of {as_of}, expected {window.end}")
-    snapshot = bi_snapshot_path(settings)
+    snapshot = publish.bi_snapshot_path(settings.warehouse)
     tables = publish.export_snapshot(settings.warehouse, snapshot)
     return {"as_of": window.end.isoformat(), "snapshot": str(snapshot), "tables": tables}
 
@@ -328,7 +323,7 @@ def report(settings: Settings, window: Window) -> str:
     folder; older run folders beyond KEEP_RUNS are pruned."""
     from customer_tiering import publish
 
-    snapshot = bi_snapshot_path(settings)
+    snapshot = publish.bi_snapshot_path(settings.warehouse)
     summary = publish.tier_summary(snapshot if snapshot.exists() else settings.warehouse)
     folder = run_dir(settings, window)
     rows = summary.to_dict(orient="records")

@@ -97,6 +97,12 @@ def print_tier_summary(warehouse: Path, console: Console) -> None:
 SNAPSHOT_STORAGE_VERSION = "v1.4.0"
 
 
+def bi_snapshot_path(warehouse: Path) -> Path:
+    """The read-only copy of the published tables that BI tools open: `bi/` beside the
+    warehouse file."""
+    return warehouse.resolve().parent / "bi" / f"{warehouse.stem}.duckdb"
+
+
 def export_snapshot(warehouse: Path, target: Path, schema: str = PUBLISHED_SCHEMA) -> list[str]:
     """Copy every table and view of `schema` into a new DuckDB file and swap it in over
     `target` atomically; return the tables copied.

@@ -28,7 +28,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from customer_tiering import orchestration
+from customer_tiering import orchestration, publish
 from customer_tiering.config import load_settings
 from tests.conftest import table_checksum, warehouse_tables
 
@@ -320,7 +320,7 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
 
     # A day whose sales lines fail validation, delivered as files; same warehouse.
     published = marts_checksums(settings.warehouse)
-    snapshot = orchestration.bi_snapshot_path(settings)
+    snapshot = publish.bi_snapshot_path(settings.warehouse)
     snapshot_before = snapshot.read_bytes()
     landing = tmp_path / "landing"
     from customer_tiering.sources import files

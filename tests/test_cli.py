@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from customer_tiering.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
@@ -25,7 +26,14 @@ def test_run_one_day_prints_tiers(tmp_path: Path) -> None:
     result = tiering("run", "--date", "2024-03-01", "--warehouse", str(warehouse), cwd=tmp_path)
     assert result.returncode == EXIT_OK, result.stderr[-3000:]
     assert "Customer tiers as of 2024-03-01" in result.stdout
-    assert warehouse.exists()
+    # BI tools get a read-only copy of the published tables, the same rows.
+    snapshot = warehouse.parent / "bi" / "tiers.duckdb"
+    query = "select count(*), max(as_of_date) from marts.customer_tiers"
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        copied = con.execute(query).fetchone()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(query).fetchone() == copied
+    assert copied[0] > 0 and str(copied[1]) == "2024-03-01"
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from customer_tiering import orchestration
-from customer_tiering.config import Settings
+from customer_tiering import orchestration, publish
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW_SERVICES = (
@@ -169,6 +168,6 @@ def test_bi_reads_the_snapshot_read_only(services: dict[str, Any]) -> None:
     assert uri
     # The snapshot the publish step writes, seen through the read-only mount.
     airflow_warehouse = Path(env(services["airflow-scheduler"])["AIRFLOW_VAR_TIERING_WAREHOUSE"])
-    snapshot = orchestration.bi_snapshot_path(Settings(warehouse=airflow_warehouse))
+    snapshot = publish.bi_snapshot_path(airflow_warehouse)
     in_superset = "/warehouse" / snapshot.relative_to("/opt/airflow/warehouse")
     assert uri.group(1) == f"duckdb:///{in_superset}?access_mode=read_only"

@@ -36,7 +36,7 @@ pytest.importorskip("airflow.sdk")
 
 from airflow.sdk import DAG  # noqa: E402
 
-from customer_tiering import orchestration  # noqa: E402
+from customer_tiering import orchestration, publish  # noqa: E402
 from customer_tiering.contract import TABLES  # noqa: E402
 from customer_tiering.errors import ConfigError, InputRefused  # noqa: E402
 
@@ -284,7 +284,7 @@ def test_dags_test_runs_one_demo_day(tmp_path: Path) -> None:
         ).fetchone()
     assert as_of == DAY
     assert customers > 0
-    assert orchestration.bi_snapshot_path(settings).exists()
+    assert publish.bi_snapshot_path(settings.warehouse).exists()
 
     # The same day through the command line's path gives the same published tiers.
     direct = load_settings(config, warehouse=tmp_path / "direct" / "tiers.duckdb")

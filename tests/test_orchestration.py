@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 import customer_tiering
-from customer_tiering import load, orchestration, pipeline
+from customer_tiering import load, orchestration, pipeline, publish
 from customer_tiering.config import DemoSettings, Settings
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import ConfigError, InputRefused
@@ -264,7 +264,7 @@ def test_publish_replaces_the_bi_snapshot(tmp_path: Path) -> None:
     fake_marts(settings.warehouse, DAY)
     published = orchestration.publish_tables(settings, window)
     assert published["tables"] == ["customer_tiers", "tier_counts"]
-    snapshot = orchestration.bi_snapshot_path(settings)
+    snapshot = publish.bi_snapshot_path(settings.warehouse)
     with duckdb.connect(str(snapshot), read_only=True) as reader:
         assert reader.execute("select count(*) from marts.customer_tiers").fetchone()[0] == 2
         # A reader holding the old snapshot does not block the next publish.
