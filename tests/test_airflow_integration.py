@@ -96,6 +96,10 @@ class Airflow:
             **inherited,
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(home),
+            # SQLite metadata shared by the scheduler, dag-processor, api-server and the
+            # CLI: wait up to 60 s for its write lock (the default 5 s failed a
+            # `backfill create` once under load with "database is locked").
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home.resolve()}/airflow.db?timeout=60",
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
