@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", choices=SOURCES, help="where the data comes from (default demo)")
     run.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)")
     run.add_argument("--landing", type=Path, help="landing folder of the files source")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="recompute tier history from the first loaded day (after a change of rules)",
+    )
 
     demo = commands.add_parser("demo", help="the embedded demo ERP")
     demo_commands = demo.add_subparsers(dest="demo_command", required=True)
@@ -105,7 +110,7 @@ def command_quarantine_list(args: argparse.Namespace) -> None:
 
 
 def command_run(args: argparse.Namespace, console: Console) -> None:
-    from customer_tiering import pipeline, publish
+    from customer_tiering import pipeline, publish, summary
 
     if args.start is not None and args.end is None:
         raise ConfigError("--start needs --end")
@@ -117,11 +122,9 @@ def command_run(args: argparse.Namespace, console: Console) -> None:
     settings = load_settings(
         args.config, source=args.source, warehouse=args.warehouse, landing=args.landing
     )
-    pipeline.run(settings, start, end, console)
-    snapshot = publish.bi_snapshot_path(settings.warehouse)
-    publish.export_snapshot(settings.warehouse, snapshot)
-    console.log(f"published tables copied for BI tools to {snapshot}")
-    publish.print_tier_summary(settings.warehouse, Console())
+    pipeline.run(settings, start, end, console, full_refresh=args.full_refresh)
+    # From the BI snapshot: the warehouse may already be another run's.
+    summary.print_tier_summary(publish.bi_snapshot_path(settings.warehouse), Console())
 
 
 def main(argv: list[str] | None = None) -> int:

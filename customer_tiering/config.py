@@ -44,6 +44,8 @@ class Settings:
     quarantine: Path = Path("quarantine")
     # Days already loaded that a daily run pulls again to pick up late corrections.
     lookback_days: int = 7
+    # How long a run waits for another run holding the warehouse before failing (exit 1).
+    lock_timeout_seconds: float = 3600
     # Name of the environment variable holding the ERP database URL (never the URL itself).
     sql_url_env: str = "TIERING_SQL_URL"
     # Query per input table overriding the sql source's default (binds :start and :end).

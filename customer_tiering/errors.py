@@ -32,3 +32,8 @@ class InputRefused(TieringError):
 
 class TransformError(TieringError):
     """dbt failed to build or test the models."""
+
+
+class WarehouseBusy(TieringError):
+    """Another run held the warehouse lock for longer than the run would wait; a retry
+    (exit 1) is the right answer."""

@@ -4,7 +4,9 @@ Each (table, business day) partition is replaced inside one transaction for the 
 pull, so a rerun never duplicates rows and a failed load leaves nothing half-written.
 A ledger (`raw._batches`) keeps a checksum per partition: a re-pulled day whose content
 did not change is not rewritten, and the days that did change tell the transform from
-which as-of date history must be recomputed.
+which as-of date history must be recomputed. Those days wait in `raw._pending`, written in
+the same transaction, until a publish has recomputed them (customer_tiering.publish), so a
+run that fails after its load leaves the next run to recompute them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 from customer_tiering.contract import BUSINESS_DATE, LOADED_AT, TABLES
 
 LEDGER = "raw._batches"
+PENDING = "raw._pending"
 
 
 @contextmanager
@@ -49,6 +52,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         " checksum varchar not null, loaded_at timestamp not null,"
         " primary key (table_name, business_date))"
     )
+    con.execute(f"create table if not exists {PENDING} (business_date date primary key)")
 
 
 def loaded_days(con: duckdb.DuckDBPyConnection, table: str) -> set[date]:
@@ -170,8 +174,27 @@ def load(
         changed = {
             table: load_table(con, table, frame, days) for table, (frame, days) in batches.items()
         }
+        days = sorted({day for table_days in changed.values() for day in table_days})
+        if days:
+            con.execute(
+                f"insert or ignore into {PENDING} select cast(unnest(?) as date)",
+                [[day.isoformat() for day in days]],
+            )
     except BaseException:
         con.rollback()
         raise
     con.commit()
     return changed
+
+
+def first_pending_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The earliest loaded day no publish has recomputed yet."""
+    return con.execute(f"select min(business_date) from {PENDING}").fetchone()[0]
+
+
+def first_loaded_day(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> date | None:
+    """The earliest business day of any of `tables` in the warehouse."""
+    return con.execute(
+        f"select min(business_date) from {LEDGER} where table_name in (select unnest(?))",
+        [list(tables)],
+    ).fetchone()[0]

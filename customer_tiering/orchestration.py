@@ -1,32 +1,27 @@
-"""Task-level steps of the Airflow DAG (`dags/customer_tiering_dag.py`), usable without Airflow.
+"""Airflow's side of a run (`dags/customer_tiering_dag.py`), usable without Airflow.
 
-The DAG splits one pipeline run into tasks: prepare → pull (one per input table) →
-validate → load → transform (dbt build) → publish → report. Each task is a separate
-process, so the pulled batches travel between them as files in a *run folder* beside the
-warehouse, keyed by the run's business day(s):
+The DAG runs the steps of `customer_tiering.pipeline` one task each: prepare → pull (one
+per input table) → validate → build (load → dbt build → publish, under the exclusive
+warehouse lock) → report. Each task is a separate process, so the pulled batches travel
+between them as files in a *run folder* beside the warehouse, keyed by the run's business
+day(s):
 
     <warehouse dir>/.runs/<YYYY-MM-DD>/            a daily run (one business day)
     <warehouse dir>/.runs/<start>_<end>/           a manual range run
-        window.json        the days processed, full_refresh
         loaded.json        business days already in the warehouse when the run started
         <table>.parquet    the pulled batch (with `_business_date`)
         <table>.days.json  the business days that batch covers (empty days included)
-        changed.json       the partitions the load changed (kept across reruns)
         summary.json       what the run published
 
-A rerun of the same day overwrites the folder's batches, so reruns are idempotent.
+A rerun of the same day overwrites the folder's batches, so reruns are idempotent. Which
+days a build recomputes is not carried here: the load records them in the warehouse
+(`raw._pending`, in the load's own transaction) until a publish consumes them.
 
-Every step reuses the functions `pipeline.run` is made of (`pipeline.pull_table`,
-`pipeline.load_batches`, `pipeline.build_tiers`, the validation guard), so the DAG and
-`tiering run` cannot drift apart.
-
-One writer: DuckDB allows one read-write process per file, and an open reader blocks the
-writer. The DAG therefore runs one DAG run at a time (`max_active_runs=1`), and every task
-that opens the warehouse (prepare, validate, load, transform, publish) takes a slot of the Airflow
-pool `tiering_warehouse`, which has ONE slot. Backfills must be created with
-`--max-active-runs 1` (the backfill option overrides the DAG's `max_active_runs`); the pool
-still keeps writers apart if they are not. BI tools read a snapshot file the publish step
-replaces atomically, never the file the pipeline writes.
+Runs never interleave: the build holds the warehouse lock (customer_tiering.lock) from
+load to publish, and prepare and validate read under its shared side, whatever Airflow
+starts at once (a backfill beside the schedule, two manual triggers, the CLI beside the
+DAG). The one-slot pool `tiering_warehouse` only keeps waiting tasks from holding worker
+slots. BI tools read a snapshot file the build replaces atomically, never the warehouse.
 """
 
 from __future__ import annotations
@@ -35,7 +30,6 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,9 +38,10 @@ from zoneinfo import ZoneInfo
 from customer_tiering.config import Settings, load_settings
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import ConfigError, InputRefused, TieringError
+from customer_tiering.window import Window
 
 if TYPE_CHECKING:
-    from customer_tiering.pipeline import Batches
+    from customer_tiering.pipeline import Batch, Batches, RunContext
     from customer_tiering.sources import Source
 
 # The DAG file imports this module at parse time, which the dag-processor repeats every
@@ -60,38 +55,6 @@ TIMEZONE_ENV = "TIERING_TIMEZONE"
 DEFAULT_TIMEZONE = "UTC"
 # Run folders kept after a successful run (older ones are pruned by the report step).
 KEEP_RUNS = 30
-
-
-@dataclass(frozen=True)
-class Window:
-    """The business days one DAG run processes, and how."""
-
-    start: date
-    end: date
-    full_refresh: bool = False
-
-    @property
-    def key(self) -> str:
-        """Name of the run folder: the day, or `start_end` for a range."""
-        if self.start == self.end:
-            return self.start.isoformat()
-        return f"{self.start.isoformat()}_{self.end.isoformat()}"
-
-    def to_xcom(self) -> dict[str, Any]:
-        """A JSON-able form, handed from task to task."""
-        return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "full_refresh": self.full_refresh,
-        }
-
-    @classmethod
-    def from_xcom(cls, data: Mapping[str, Any]) -> Window:
-        return cls(
-            start=date.fromisoformat(data["start"]),
-            end=date.fromisoformat(data["end"]),
-            full_refresh=bool(data.get("full_refresh", False)),
-        )
 
 
 def timezone_name() -> str:
@@ -178,158 +141,120 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+class FolderStore:
+    """The batch store of a DAG run: its run folder (see the module docstring)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def reset(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in [*self.folder.glob("*.parquet"), *self.folder.glob("*.days.json")]:
+            stale.unlink()
+
+    def put_loaded(self, loaded: dict[str, set[date]]) -> None:
+        days = {table: sorted(day.isoformat() for day in found) for table, found in loaded.items()}
+        write_json(self.folder / "loaded.json", days)
+
+    def loaded(self) -> dict[str, set[date]]:
+        path = self.folder / "loaded.json"
+        if not path.exists():
+            raise TieringError(f"{path} is missing: run the prepare step first")
+        return {
+            table: {date.fromisoformat(day) for day in days}
+            for table, days in read_json(path).items()
+        }
+
+    def put_batch(self, table: str, batch: Batch) -> None:
+        frame, days = batch
+        tmp = self.folder / f"{table}.parquet.tmp"
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, self.folder / f"{table}.parquet")
+        write_json(self.folder / f"{table}.days.json", [day.isoformat() for day in days])
+
+    def batches(self) -> Batches:
+        import pandas as pd
+
+        batches: Batches = {}
+        for table in TABLES:
+            frame_file = self.folder / f"{table}.parquet"
+            days_file = self.folder / f"{table}.days.json"
+            if not (frame_file.exists() and days_file.exists()):
+                raise TieringError(
+                    f"no pulled batch of {table} in {self.folder}: run the pull step first"
+                )
+            days = [date.fromisoformat(day) for day in read_json(days_file)]
+            batches[table] = (pd.read_parquet(frame_file), days)
+        return batches
+
+
+def context(settings: Settings, window: Window) -> RunContext:
+    """The run context of a DAG task: its run folder as the batch store."""
+    from customer_tiering.pipeline import RunContext
+
+    return RunContext(settings, window, FolderStore(run_dir(settings, window)))
+
+
 def prepare(settings: Settings, window: Window) -> Path:
-    """Create (or reset) the run folder and record which days the warehouse already holds,
-    so the pull tasks know which recent days to pull again for late corrections. Needs the
-    warehouse pool: it opens the warehouse (read-only)."""
+    """Create (or reset) the run folder and record which days the warehouse holds."""
     from customer_tiering import pipeline
 
-    folder = run_dir(settings, window)
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in [*folder.glob("*.parquet"), *folder.glob("*.days.json")]:
-        stale.unlink()
-    write_json(folder / "window.json", window.to_xcom())
-    write_json(
-        folder / "loaded.json",
-        {
-            table: sorted(day.isoformat() for day in days)
-            for table, days in pipeline.loaded_days(settings).items()
-        },
-    )
-    return folder
+    ctx = context(settings, window)
+    pipeline.prepare(ctx)
+    return run_dir(settings, window)
 
 
 def pull(
     settings: Settings, window: Window, table: str, source: Source | None = None
 ) -> dict[str, Any]:
-    """Pull one input table for the window into the run folder (Parquet + its days).
-    Touches only the source and the run folder, so pulls run in parallel and are retried;
-    a delivery the source refuses (a file missing or unreadable) is quarantined and raises
+    """Pull one input table for the window into the run folder. Touches only the source and
+    the run folder, so pulls run in parallel and are retried; a refused delivery raises
     DeliveryRefused, an InputRefused, which is not retried."""
     if table not in TABLES:
         raise ConfigError(f"unknown input table {table!r}")
-    folder = run_dir(settings, window)
-    loaded_file = folder / "loaded.json"
-    if not loaded_file.exists():
-        raise TieringError(f"{loaded_file} is missing: run the prepare step first")
-    already = {date.fromisoformat(day) for day in read_json(loaded_file).get(table, [])}
-    from customer_tiering import pipeline, quarantine
-    from customer_tiering.sources import DeliveryRefused, open_source
+    from customer_tiering import pipeline
+    from customer_tiering.sources import open_source
 
     source = source or open_source(settings)
-    try:
-        frame, days = pipeline.pull_table(
-            source, table, already, window.start, window.end, settings.lookback_days
-        )
-    except DeliveryRefused as refused:
-        # As in pipeline.pull_batches: keep what was received, then refuse (no retry).
-        quarantine.quarantine_delivery(settings, refused)
-        raise
-    tmp = folder / f"{table}.parquet.tmp"
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, folder / f"{table}.parquet")
-    write_json(folder / f"{table}.days.json", [day.isoformat() for day in days])
+    frame, days = pipeline.pull(context(settings, window), table, source)
     return {"table": table, "rows": len(frame), "days": len(days), "source": source.name}
 
 
-def read_batches(settings: Settings, window: Window) -> Batches:
-    """The pulled batches of every input table, as `pipeline.pull_table` returned them."""
-    import pandas as pd
-
-    folder = run_dir(settings, window)
-    batches: Batches = {}
-    for table in TABLES:
-        frame_file, days_file = folder / f"{table}.parquet", folder / f"{table}.days.json"
-        if not (frame_file.exists() and days_file.exists()):
-            raise TieringError(f"no pulled batch of {table} in {folder}: run the pull step first")
-        days = [date.fromisoformat(day) for day in read_json(days_file)]
-        batches[table] = (pd.read_parquet(frame_file), days)
-    return batches
-
-
 def validate(settings: Settings, window: Window) -> str:
-    """Validate every pulled batch with the pipeline's guard. A refused batch is quarantined
-    by the guard and raises InputRefused (the DAG fails the task without retrying)."""
-    from customer_tiering import validate as guard
-
-    outcome = guard.validate_batches(
-        settings, read_batches(settings, window), window.start, window.end
-    )
-    warnings = getattr(outcome, "warnings", [])
-    lines = [
-        f"accepted {window.start}..{window.end}: {len(warnings)} warning(s);"
-        f" report {getattr(outcome, 'report', None)}"
-    ]
-    lines += [
-        f"warning: {w.table}: {w.rule}: {w.failing} failing on {len(w.days)} day(s)"
-        for w in warnings
-    ]
-    return "\n".join(lines)
-
-
-def load_raw(settings: Settings, window: Window) -> dict[str, list[str]]:
-    """Load every table's batch in ONE transaction (a day never lands half). Returns the
-    changed partitions, merged with those an earlier attempt of this run changed, so a
-    retried or cleared run still recomputes history from the earliest corrected day."""
+    """Validate every pulled batch. A refused batch is quarantined and raises InputRefused
+    (the DAG fails the task without retrying)."""
     from customer_tiering import pipeline
 
-    changed = pipeline.load_batches(settings, read_batches(settings, window))
-    changed_file = run_dir(settings, window) / "changed.json"
-    merged = read_json(changed_file) if changed_file.exists() else {}
-    for table, days in changed.items():
-        merged[table] = sorted({*merged.get(table, []), *(day.isoformat() for day in days)})
-    write_json(changed_file, merged)
-    return merged
+    outcome = pipeline.check(context(settings, window))
+    return "\n".join(pipeline.validation_lines(outcome))
 
 
-def transform(
-    settings: Settings, window: Window, changed: Mapping[str, list[str]] | None = None
-) -> dict[str, Any]:
-    """dbt build with the window's end as the as-of date and history from the first changed
-    day (or the first loaded day, for full_refresh)."""
+def build(settings: Settings, window: Window) -> dict[str, Any]:
+    """Load, dbt build and publish (with the BI snapshot) under the warehouse lock."""
     from customer_tiering import pipeline
 
-    if changed is None:
-        changed_file = run_dir(settings, window) / "changed.json"
-        changed = read_json(changed_file) if changed_file.exists() else {}
-    result = pipeline.build_tiers(
-        settings,
-        window.start,
-        window.end,
-        {table: [date.fromisoformat(day) for day in days] for table, days in changed.items()},
-        full_refresh=window.full_refresh,
-    )
-    return {"as_of": result.as_of.isoformat(), "history_start": result.history_start.isoformat()}
-
-
-def publish_tables(settings: Settings, window: Window) -> dict[str, Any]:
-    """Check the published tiers are as of the window's end, then replace the BI snapshot
-    (a separate file, swapped in atomically, so BI readers never lock the warehouse)."""
-    from customer_tiering import load, publish
-
-    with load.connect(settings.warehouse, read_only=True) as con:
-        as_of = con.execute(
-            f"select max(as_of_date) from {publish.PUBLISHED_SCHEMA}.customer_tiers"
-        ).fetchone()[0]
-    if as_of is not None and as_of != window.end:
-        raise TieringError(f"customer_tiers is as of {as_of}, expected {window.end}")
-    snapshot = publish.bi_snapshot_path(settings.warehouse)
-    tables = publish.export_snapshot(settings.warehouse, snapshot)
-    return {"as_of": window.end.isoformat(), "snapshot": str(snapshot), "tables": tables}
+    result = pipeline.build(context(settings, window))
+    return {
+        "as_of": result.as_of.isoformat(),
+        "history_start": result.history_start.isoformat(),
+        "changed": {t: [d.isoformat() for d in days] for t, days in result.changed_days.items()},
+        "tables": result.tables,
+    }
 
 
 def report(settings: Settings, window: Window) -> str:
-    """A run summary (tiers per class as of the window's end), kept as summary.json in the run
-    folder; older run folders beyond KEEP_RUNS are pruned."""
-    from customer_tiering import publish
+    """A run summary (tiers per class as of the latest published day), kept as
+    summary.json in the run folder; older run folders beyond KEEP_RUNS are pruned."""
+    from customer_tiering import publish, summary
 
     snapshot = publish.bi_snapshot_path(settings.warehouse)
-    summary = publish.tier_summary(snapshot if snapshot.exists() else settings.warehouse)
-    folder = run_dir(settings, window)
-    rows = summary.to_dict(orient="records")
-    write_json(folder / "summary.json", {"window": window.to_xcom(), "tiers": rows})
+    tiers = summary.tier_summary(snapshot)
+    rows = tiers.to_dict(orient="records")
+    summary_file = run_dir(settings, window) / "summary.json"
+    write_json(summary_file, {"window": window.to_xcom(), "tiers": rows})
     prune_runs(settings)
-    lines = [f"customer tiers for {window.start}..{window.end} (as of {window.end}):"]
+    as_of = rows[0]["as_of_date"] if rows else window.end
+    lines = [f"customer tiers after {window.start}..{window.end} (as of {as_of}):"]
     lines += [
         f"  {row['tier']}: {row['customers']} customers, contribution {row['contribution']}"
         for row in rows

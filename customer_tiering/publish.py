@@ -1,95 +1,178 @@
-"""Read the published tables back: the tier summary printed after a run, and the BI snapshot
-(a copy of the published tables that BI tools read without locking the warehouse)."""
+"""Publishing: write-audit-publish, then the BI snapshot.
+
+dbt builds every mart into schema `marts_build` and runs its data tests there (write,
+audit). Only when the whole build passed does `promote` make the new tables the published
+ones in schema `marts`, in ONE warehouse transaction (publish): a run that fails or is
+killed at any moment before that commit leaves every published table exactly as it was,
+and DuckDB's write-ahead log discards an uncommitted transaction on the next open.
+
+Each mart says in its dbt config (`meta: {publish: ...}`, dbt_project.yml) how it is
+published:
+- `replace`: the built table replaces the published one (latest-only marts).
+- `as_of_partitions`: the build holds only the as-of dates it computed; those dates are
+  deleted from the published table and the built rows inserted (history marts), so a
+  daily run writes one day, not the whole history.
+
+Raw data a failed run loaded stays loaded (it passed validation); the days it changed
+stay in `raw._pending` until a publish consumes them, so the next run recomputes history
+from the earliest of them by itself.
+
+BI tools read a snapshot file (`bi/<name>.duckdb`), a copy of schema `marts` written as a
+new file and swapped in with `os.replace`: never half-written, never locking the
+warehouse. It is refreshed after every publish; a run killed between the two leaves the
+old snapshot, which the next run replaces.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
-from rich.console import Console
-from rich.table import Table
 
-from customer_tiering.load import connect
+from customer_tiering.errors import ConfigError, TieringError
+from customer_tiering.load import PENDING, connect
 
 PUBLISHED_SCHEMA = "marts"
+BUILD_SCHEMA = "marts_build"
+PUBLISH_MODES = ("replace", "as_of_partitions")
+# The history mart whose latest as-of date is "the latest published day".
+HISTORY_TABLE = "customer_tier_history"
 
 
-def tier_summary(warehouse: Path) -> pd.DataFrame:
-    """Customers, contribution and share per tier in the latest `customer_tiers`."""
-    with connect(warehouse, read_only=True) as con:
-        return con.execute(
-            f"""
-            select tier,
-                   count(*) as customers,
-                   sum(contribution) as contribution,
-                   sum(revenue) as revenue,
-                   sum(greatest(contribution, 0))
-                       / nullif(sum(sum(greatest(contribution, 0))) over (), 0) as share,
-                   any_value(basis) as basis,
-                   any_value(cut_method) as cut_method,
-                   max(as_of_date) as as_of_date
-            from {PUBLISHED_SCHEMA}.customer_tiers
-            group by tier
-            order by tier
-            """
-        ).df()
+@dataclass(frozen=True)
+class PublishedModel:
+    """A mart dbt builds in BUILD_SCHEMA and how it is published."""
+
+    name: str
+    mode: str
 
 
-def top_customers(warehouse: Path, limit: int = 10) -> pd.DataFrame:
-    """The largest contributors in the latest `customer_tiers`, with what the rules said."""
-    with connect(warehouse, read_only=True) as con:
-        return con.execute(
-            f"""
-            select customer_id, customer_name, tier, abc_tier, contribution, share, reason_codes
-            from {PUBLISHED_SCHEMA}.customer_tiers
-            order by contribution desc, customer_id
-            limit ?
-            """,
-            [limit],
-        ).df()
+def published_models(manifest: Path) -> list[PublishedModel]:
+    """The marts of the last dbt build (its manifest), with their publish mode."""
+    if not manifest.exists():
+        raise TieringError(f"{manifest} is missing: dbt has not built the project")
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    models = []
+    for node in nodes:
+        config = node.get("config", {})
+        if node["resource_type"] != "model" or node.get("schema") != BUILD_SCHEMA:
+            continue
+        if not config.get("enabled", True):
+            continue
+        mode = config.get("meta", {}).get("publish", "replace")
+        if mode not in PUBLISH_MODES:
+            raise ConfigError(f"model {node['name']}: meta publish must be one of {PUBLISH_MODES}")
+        models.append(PublishedModel(node["name"], mode))
+    return sorted(models, key=lambda model: model.name)
 
 
-def print_tier_summary(warehouse: Path, console: Console) -> None:
-    """Print the tier summary as a table a sales manager can read."""
-    summary = tier_summary(warehouse)
-    if summary.empty:
-        console.print("customer_tiers is empty: no customer bought in the window")
-        return
-    first = summary.iloc[0]
-    table = Table(
-        title=f"Customer tiers as of {first.as_of_date:%Y-%m-%d} "
-        f"(basis {first.basis}, cut {first.cut_method})"
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables"
+            " where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
     )
-    for column in ("tier", "customers", "contribution", "revenue", "share"):
-        table.add_column(column, justify="left" if column == "tier" else "right")
-    for row in summary.itertuples():
-        table.add_row(
-            row.tier,
-            f"{row.customers:,}",
-            f"{row.contribution:,.2f}",
-            f"{row.revenue:,.2f}",
-            f"{row.share:.1%}",
+
+
+def published_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The latest as-of date published (None before the first publish)."""
+    if not table_exists(con, PUBLISHED_SCHEMA, HISTORY_TABLE):
+        return None
+    return con.execute(
+        f"select max(as_of_date) from {PUBLISHED_SCHEMA}.{HISTORY_TABLE}"
+    ).fetchone()[0]
+
+
+def columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> dict[str, str]:
+    """Column -> type of a table, in table order."""
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return dict(rows)
+
+
+def create_like_build(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Create the published table with the built table's DDL (types and the constraints of
+    the dbt contract), empty."""
+    ddl = con.execute(
+        "select sql from duckdb_tables() where schema_name = ? and table_name = ?",
+        [BUILD_SCHEMA, name],
+    ).fetchone()[0]
+    published, count = re.subn(
+        rf'^CREATE TABLE "?{BUILD_SCHEMA}"?\.', f"CREATE TABLE {PUBLISHED_SCHEMA}.", ddl
+    )
+    if count != 1:
+        raise TieringError(f"unexpected DDL for {BUILD_SCHEMA}.{name}: {ddl[:120]}")
+    con.execute(published)
+
+
+def replace_partitions(
+    con: duckdb.DuckDBPyConnection, name: str, history_start: date, as_of: date
+) -> None:
+    """Replace the as-of dates history_start..as_of of a published history mart with the
+    built rows; new columns are added (null for older dates), a dropped or retyped column
+    needs a full refresh."""
+    built = columns(con, BUILD_SCHEMA, name)
+    published = columns(con, PUBLISHED_SCHEMA, name)
+    changed = [column for column, kind in published.items() if built.get(column, kind) != kind]
+    dropped = [column for column in published if column not in built]
+    if changed or dropped:
+        raise ConfigError(
+            f"{PUBLISHED_SCHEMA}.{name} no longer matches its model"
+            f" (dropped: {', '.join(dropped) or '-'}; retyped: {', '.join(changed) or '-'}):"
+            " rebuild its history with `tiering run ... --full-refresh`"
         )
-    console.print(table)
-    top = Table(title="Largest contributors")
-    for column in ("customer", "name", "tier", "abc", "contribution", "share", "reasons"):
-        top.add_column(column, justify="right" if column in ("contribution", "share") else "left")
-    top_rows = top_customers(warehouse)
-    labels = ["customer_name", "reason_codes"]
-    top_rows[labels] = top_rows[labels].astype("object").where(top_rows[labels].notna(), "")
-    for row in top_rows.itertuples():
-        top.add_row(
-            row.customer_id,
-            row.customer_name,
-            row.tier,
-            row.abc_tier,
-            f"{row.contribution:,.2f}",
-            f"{row.share:.1%}",
-            row.reason_codes,
-        )
-    console.print(top)
+    for column, kind in built.items():
+        if column not in published:
+            con.execute(f'alter table {PUBLISHED_SCHEMA}.{name} add column "{column}" {kind}')
+    con.execute(
+        f"delete from {PUBLISHED_SCHEMA}.{name} where as_of_date between ? and ?",
+        [history_start, as_of],
+    )
+    con.execute(
+        f"insert into {PUBLISHED_SCHEMA}.{name} by name select * from {BUILD_SCHEMA}.{name}"
+    )
+
+
+def promote(
+    warehouse: Path,
+    models: list[PublishedModel],
+    history_start: date,
+    as_of: date,
+    full_refresh: bool = False,
+) -> list[str]:
+    """Publish the built marts in one transaction and clear the pending days; return the
+    tables published. `full_refresh` replaces history marts whole (their build then holds
+    every loaded day)."""
+    with connect(warehouse) as con:
+        con.begin()
+        try:
+            con.execute(f"create schema if not exists {PUBLISHED_SCHEMA}")
+            for model in models:
+                target = f"{PUBLISHED_SCHEMA}.{model.name}"
+                partitioned = model.mode == "as_of_partitions" and not full_refresh
+                if partitioned and table_exists(con, PUBLISHED_SCHEMA, model.name):
+                    replace_partitions(con, model.name, history_start, as_of)
+                    continue
+                con.execute(f"drop table if exists {target}")
+                create_like_build(con, model.name)
+                con.execute(f"insert into {target} select * from {BUILD_SCHEMA}.{model.name}")
+            con.execute(f"delete from {PENDING}")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        con.execute("checkpoint")
+    return [model.name for model in models]
 
 
 # DuckDB storage version of the BI snapshot: readable by the DuckDB that BI drivers bundle
@@ -112,7 +195,8 @@ def export_snapshot(warehouse: Path, target: Path, schema: str = PUBLISHED_SCHEM
     snapshot keep their view; new connections see the new tables."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.unlink(missing_ok=True)
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):  # of a run killed here
+        leftover.unlink(missing_ok=True)
     # An in-memory session attaching the warehouse read-only (under its own name, which
     # dbt's views refer to) and the new file read-write.
     source = warehouse.stem

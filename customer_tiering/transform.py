@@ -25,10 +25,20 @@ AS_OF_ENV = "TIERING_AS_OF_DATE"
 HISTORY_START_ENV = "TIERING_HISTORY_START_DATE"
 
 
+def state_dir(warehouse: Path) -> Path:
+    """dbt's target and log folders for `warehouse`, kept beside it so that several
+    warehouses (tests, backfills into a scratch file) never share a target dir."""
+    return warehouse.resolve().parent / f".{warehouse.stem}_dbt"
+
+
+def manifest_path(warehouse: Path) -> Path:
+    """The manifest of the last dbt invocation against `warehouse`."""
+    return state_dir(warehouse) / "target" / "manifest.json"
+
+
 def dbt_args(command: str, warehouse: Path, extra_vars: dict[str, Any] | None = None) -> list[str]:
-    """Arguments for a dbt command against `warehouse`, with state kept beside it so that
-    several warehouses (tests, backfills into a scratch file) never share a target dir."""
-    state_dir = warehouse.resolve().parent / f".{warehouse.stem}_dbt"
+    """Arguments for a dbt command against `warehouse`, its state beside it."""
+    state = state_dir(warehouse)
     args = [
         command,
         "--project-dir",
@@ -36,9 +46,9 @@ def dbt_args(command: str, warehouse: Path, extra_vars: dict[str, Any] | None = 
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--target-path",
-        str(state_dir / "target"),
+        str(state / "target"),
         "--log-path",
-        str(state_dir / "logs"),
+        str(state / "logs"),
     ]
     if extra_vars:
         args += ["--vars", json.dumps(extra_vars, default=str)]
@@ -82,7 +92,9 @@ def generate_docs(warehouse: Path) -> Path:
 def build(
     warehouse: Path, as_of: date, history_start: date, rules: dict[str, Any] | None = None
 ) -> None:
-    """Build every model, computing tier history for each as-of date in history_start..as_of."""
+    """Build and test every model, computing tier history for the loaded days in
+    history_start..as_of. Marts land in schema marts_build; publishing is the caller's
+    (customer_tiering.publish), so a failed build publishes nothing."""
     if history_start > as_of:
         raise ValueError("history_start must not be after as_of")
     run_dbt(

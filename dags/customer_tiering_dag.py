@@ -17,16 +17,20 @@ open day.) Late corrections are picked up by the daily pull re-reading the last
 
 **Tasks.** prepare → pull (mapped, one per input table; retried with exponential
 backoff) → validate (never retried: refused input is quarantined and the run fails with
-the guard's message) → load (all tables in one transaction) → transform (`dbt build`
-with the as-of date) → publish (emits the `customer_tiers` asset, refreshes the BI
-snapshot) → report. Batches pass between tasks as Parquet files in
-`<warehouse dir>/.runs/<YYYY-MM-DD>/`; a rerun of the same day overwrites them.
+the guard's message) → build (load all tables in one transaction, `dbt build` into
+`marts_build` with its tests, publish into `marts` in one transaction, refresh the BI
+snapshot; emits the `customer_tiers` asset) → report. Batches pass between tasks as
+Parquet files in `<warehouse dir>/.runs/<YYYY-MM-DD>/`; a rerun of the same day overwrites
+them.
 
-**One writer.** DuckDB allows one writing process per file. `max_active_runs=1`, and the
-tasks that open the warehouse (prepare, validate, load, transform, publish) use the pool
-`tiering_warehouse`, which must exist with ONE slot:
-`airflow pools set tiering_warehouse 1 "DuckDB warehouse: one writer"`.
-Create backfills with `--max-active-runs 1`.
+**Runs never interleave.** The build holds the warehouse lock (a file lock beside the
+warehouse) from load to publish, and prepare and validate read under its shared side, so a
+scheduled run beside a backfill, two manual triggers, or a `tiering run` beside the DAG
+wait for each other (up to `lock_timeout_seconds`, then exit 1, retried) instead of
+interleaving. An old day processed after a newer one adds its history and recomputes the
+days after it; the latest tables stay at the latest day. The pool `tiering_warehouse`
+(ONE slot: `airflow pools set tiering_warehouse 1 "DuckDB warehouse: one writer"`) keeps
+waiting tasks from filling the workers.
 
 **Manual runs.** Trigger with params `start` and `end` (YYYY-MM-DD, inclusive) to rebuild a
 range in one set-based pass; `full_refresh: true` recomputes tier history from the first
@@ -145,7 +149,7 @@ def customer_tiering() -> None:
         with fail_fast():
             window = orch.resolve_window(logical_date, params)
             folder = orch.prepare(settings(), window)
-        log.info("processing %s..%s in %s", window.start, window.end, folder)
+        log.info("processing %s in %s", window.key, folder)
         return window.to_xcom()
 
     @task(
@@ -167,23 +171,11 @@ def customer_tiering() -> None:
         with fail_fast():
             return orch.validate(settings(), orch.Window.from_xcom(window))
 
-    @task(pool=orch.WAREHOUSE_POOL, execution_timeout=timedelta(hours=1))
-    def load(window: dict[str, Any]) -> dict[str, list[str]]:
-        """Load all tables in one transaction."""
+    @task(pool=orch.WAREHOUSE_POOL, execution_timeout=timedelta(hours=3), outlets=[TIERS_ASSET])
+    def build(window: dict[str, Any]) -> dict[str, Any]:
+        """Load, dbt build and publish under the warehouse lock; emits the asset."""
         with fail_fast():
-            return orch.load_raw(settings(), orch.Window.from_xcom(window))
-
-    @task(pool=orch.WAREHOUSE_POOL, execution_timeout=timedelta(hours=3))
-    def transform(window: dict[str, Any], changed: dict[str, list[str]]) -> dict[str, Any]:
-        """dbt build with the as-of date."""
-        with fail_fast():
-            return orch.transform(settings(), orch.Window.from_xcom(window), changed)
-
-    @task(pool=orch.WAREHOUSE_POOL, outlets=[TIERS_ASSET])
-    def publish(window: dict[str, Any]) -> dict[str, Any]:
-        """Check the published tables and refresh the BI snapshot; emits the asset."""
-        with fail_fast():
-            return orch.publish_tables(settings(), orch.Window.from_xcom(window))
+            return orch.build(settings(), orch.Window.from_xcom(window))
 
     @task(execution_timeout=timedelta(minutes=10))
     def report(window: dict[str, Any], published: dict[str, Any]) -> str:
@@ -196,11 +188,8 @@ def customer_tiering() -> None:
     pulled = pull.partial(window=window).expand(table=list(TABLES))
     validated = validate(window)
     pulled >> validated
-    changed = load(window)
-    validated >> changed
-    built = transform(window, changed)
-    published = publish(window)
-    built >> published
+    published = build(window)
+    validated >> published
     report(window, published)
 
 

@@ -39,6 +39,18 @@ class FrameSource:
         )
 
 
+def pull_batches(settings: Settings, source: object, start: date, end: date) -> dict:
+    """Every table's batch for start..end as a run pulls it (the warehouse's loaded days
+    decide which recent days are pulled again)."""
+    from customer_tiering import pipeline
+    from customer_tiering.window import Window
+
+    ctx = pipeline.RunContext(settings, Window(start, end), pipeline.MemoryStore())
+    pipeline.prepare(ctx)
+    pipeline.pull_all(ctx, source)  # type: ignore[arg-type]
+    return ctx.store.batches()
+
+
 def empty_frame(table: str) -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype="object") for column in TABLES[table].columns})
 

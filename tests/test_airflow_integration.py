@@ -1,7 +1,9 @@
 """A real Airflow 3 (scheduler, dag-processor, api-server, LocalExecutor, SQLite metadata)
-runs the customer_tiering DAG: a three-day backfill created through the CLI must give the
-same warehouse as three `tiering run --date` calls, and a run whose input fails validation
-must fail at validation, without retrying, leaving the published tables as they were.
+runs the customer_tiering DAG: a pending three-day backfill of past days plus the unpaused
+daily schedule (which adds the latest day's run beside the backfill, its runs' tasks free
+to interleave) must all succeed and give the same warehouse as `tiering run --date` for
+the same days one after the other; and a run whose input fails validation must fail at
+validation, without retrying, leaving the published tables as they were.
 
 Everything runs on loopback in a temporary AIRFLOW_HOME, in one process group that the
 fixture ends (Airflow's components leave children behind otherwise). Progress is printed
@@ -52,10 +54,8 @@ from customer_tiering import pipeline
 from customer_tiering.config import load_settings
 
 settings = load_settings(Path(sys.argv[1]))
-first, last = date.fromisoformat(sys.argv[2]), date.fromisoformat(sys.argv[3])
-for offset in range((last - first).days + 1):
-    day = first + timedelta(days=offset)
-    pipeline.run(settings, day, day)
+for day in sys.argv[2:]:
+    pipeline.run(settings, date.fromisoformat(day), date.fromisoformat(day))
 """
 
 
@@ -111,8 +111,6 @@ class Airflow:
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
-            # Only backfills create runs here: unpausing must not add the latest scheduled day.
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             # Parse the DAG file once, not every 30 s: CPU goes to the runs under test.
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
@@ -234,6 +232,16 @@ class Airflow:
             time.sleep(5)
         raise AssertionError(f"runs not finished after {timeout} s: {last}")
 
+    def wait_scheduled_run(self, timeout: float = 180) -> date:
+        """The business day of the run the daily schedule created."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for run in self.runs():
+                if str(run.get("run_id", "")).startswith("scheduled__"):
+                    return date.fromisoformat(run["logical_date"][:10])
+            time.sleep(3)
+        raise AssertionError(f"no scheduled run after {timeout} s: {self.runs()}")
+
     def task_states(self, run_id: str) -> dict[str, str]:
         """task_id -> state (of map index 0 for a mapped task)."""
         rows = self.cli_json("tasks", "states-for-dag-run", DAG_ID, run_id)
@@ -288,19 +296,24 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
         "--max-active-runs",
         "1",
     )
+    # Unpausing also starts the daily schedule: it adds the latest day's run, which runs
+    # beside the backfill's (their max-active-runs are counted apart).
     airflow.cli("dags", "unpause", DAG_ID)
+    scheduled_day = airflow.wait_scheduled_run()
+    progress(f"the schedule added the run of {scheduled_day} beside the backfill")
     days = [FIRST + timedelta(days=n) for n in range((LAST - FIRST).days + 1)]
-    runs = airflow.wait_runs(days, timeout=900)
+    runs = airflow.wait_runs([*days, scheduled_day], timeout=1200)
     failed = [day for day, run in runs.items() if run["state"] != "success"]
-    assert not failed, f"backfill runs failed: {failed}\n{airflow.component_logs()}"
+    assert not failed, f"runs failed: {failed}\n{airflow.component_logs()}"
 
     # The reference: the same days through pipeline.run (the command line's path), one call
     # per day as the daily schedule would. Run after the backfill rather than beside it, so
     # both builds use the same dbt models while colleagues edit them.
-    progress("backfill succeeded; the same days through pipeline.run")
+    progress("backfill and scheduled run succeeded; the same days through pipeline.run")
     reference_config = write_config(tmp_path / "reference.yml", tmp_path / "reference")
+    in_order = [str(day) for day in [*days, scheduled_day]]
     reference = subprocess.run(
-        [sys.executable, "-c", REFERENCE, str(reference_config), str(FIRST), str(LAST)],
+        [sys.executable, "-c", REFERENCE, str(reference_config), *in_order],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         timeout=600,
@@ -318,9 +331,10 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
         if table_checksum(settings.warehouse, table)
         != table_checksum(reference_settings.warehouse, table)
     ]
-    assert not different, f"backfill and tiering run differ in {different}"
+    assert not different, f"Airflow's runs and tiering run in order differ in {different}"
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        assert con.execute("select max(as_of_date) from marts.customer_tiers").fetchone()[0] == LAST
+        latest = con.execute("select max(as_of_date) from marts.customer_tiers").fetchone()[0]
+    assert latest == scheduled_day  # never moved back by a backfill day run after it
 
     # A day whose sales lines fail validation, delivered as files; same warehouse.
     published = marts_checksums(settings.warehouse)
@@ -365,7 +379,7 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
     states = airflow.task_states(run["run_id"])
     progress("task states: " + ", ".join(f"{task}={state}" for task, state in states.items()))
     assert states["validate"] == "failed"
-    assert states["load"] == "upstream_failed"
+    assert states["build"] == "upstream_failed"
     validate_attempts = airflow.attempts(run["run_id"], "validate")
     assert len(validate_attempts) == 1, validate_attempts  # not retried
     assert "input refused (not retried)" in validate_attempts[0].read_text(errors="replace")

@@ -100,10 +100,8 @@ def test_no_cycles_and_documented_order(dag: DAG) -> None:
         "prepare": set(),
         "pull": {"prepare"},
         "validate": {"prepare", "pull"},
-        "load": {"prepare", "validate"},
-        "transform": {"prepare", "load"},
-        "publish": {"prepare", "transform"},
-        "report": {"prepare", "publish"},
+        "build": {"prepare", "validate"},
+        "report": {"prepare", "build"},
     }
 
 
@@ -144,18 +142,18 @@ def test_retries_fit_the_failure(dag: DAG) -> None:
     assert pull.retries >= 2
     assert pull.retry_exponential_backoff and pull.max_retry_delay
     assert tasks["validate"].retries == 0  # refused input: retrying cannot fix it
-    for task_id in ("prepare", "load", "transform", "publish"):
+    for task_id in ("prepare", "build"):
         assert tasks[task_id].retries >= 1
 
 
 def test_warehouse_tasks_share_the_one_slot_pool(dag: DAG) -> None:
     pooled = {task.task_id for task in dag.tasks if task.pool == orchestration.WAREHOUSE_POOL}
-    assert pooled == {"prepare", "validate", "load", "transform", "publish"}
+    assert pooled == {"prepare", "validate", "build"}
 
 
-def test_publish_emits_the_tiers_asset(dag: DAG, dag_module: ModuleType) -> None:
-    publish = next(task for task in dag.tasks if task.task_id == "publish")
-    assert dag_module.TIERS_ASSET in publish.outlets
+def test_build_emits_the_tiers_asset(dag: DAG, dag_module: ModuleType) -> None:
+    build = next(task for task in dag.tasks if task.task_id == "build")
+    assert dag_module.TIERS_ASSET in build.outlets
     assert dag_module.TIERS_ASSET.name == "customer_tiers"
 
 

@@ -1,9 +1,10 @@
 """The Airflow task steps (customer_tiering.orchestration), exercised without Airflow.
 
 The steps hand batches between processes through Parquet files in a run folder; these
-tests check that this detour changes nothing: the raw tables the steps load equal those
-`pipeline` loads from the same pulls in memory, reruns are idempotent, and a refused batch
-loads nothing. dbt is not run here (tests/test_dag_integrity.py runs a whole DAG run).
+tests check that this detour changes nothing: the raw tables loaded from the run folder
+equal those loaded from the same pulls in memory, reruns are idempotent, a refused batch
+loads nothing, and a build plans the right days. dbt is not run here
+(tests/test_dag_integrity.py runs a whole DAG run).
 """
 
 from __future__ import annotations
@@ -42,23 +43,36 @@ def accept_all(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     calls: list[tuple] = []
     fake = types.ModuleType("customer_tiering.validate")
 
+    class Accepted:
+        warnings = ()
+
+        def __str__(self) -> str:
+            return "accepted"
+
     def validate_batches(settings, batches, start, end):
         calls.append((settings, batches, start, end))
-        return "accepted"
+        return Accepted()
 
     fake.validate_batches = validate_batches  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "customer_tiering.validate", fake)
     monkeypatch.setattr(customer_tiering, "validate", fake, raising=False)
+    monkeypatch.setattr(pipeline, "validate", fake)
     return calls
 
 
-def run_steps_until_load(settings: Settings, window: Window) -> dict[str, list[str]]:
-    """What the DAG does before dbt: prepare, pull each table, validate, load."""
+def run_steps_until_load(settings: Settings, window: Window) -> dict[str, list[date]]:
+    """What the DAG does before dbt: prepare, pull each table, validate, then the build's
+    first part, the load (from the run folder)."""
     orchestration.prepare(settings, window)
     for table in TABLES:
         orchestration.pull(settings, window, table)
     orchestration.validate(settings, window)
-    return orchestration.load_raw(settings, window)
+    return load_store(settings, orchestration.context(settings, window).store)
+
+
+def load_store(settings: Settings, store: pipeline.BatchStore) -> dict[str, list[date]]:
+    with load.connect(settings.warehouse) as con:
+        return load.load(con, store.batches())
 
 
 def raw_checksums(warehouse: Path) -> dict[str, str]:
@@ -131,10 +145,10 @@ def test_run_folder_holds_each_tables_batch(tmp_path: Path, accept_all: list) ->
     assert sorted(path.name for path in folder.glob("*.parquet")) == sorted(
         f"{table}.parquet" for table in TABLES
     )
-    batches = orchestration.read_batches(settings, window)
+    batches = orchestration.FolderStore(folder).batches()
     assert batches["sales_lines"][1] == [DAY]
     assert len(batches["sales_lines"][0]) > 0
-    assert orchestration.validate(settings, window).startswith("accepted 2024-03-05")
+    assert orchestration.validate(settings, window) == "accepted"
     (_, handed, start, end) = accept_all[0]
     assert (start, end) == (DAY, DAY)
     assert set(handed) == set(TABLES)
@@ -153,13 +167,15 @@ def test_steps_load_what_the_pipeline_loads(tmp_path: Path, accept_all: list) ->
     source = open_source(in_memory)
     for day in days:
         already = pipeline.loaded_days(in_memory)
-        batches = {
-            table: pipeline.pull_table(
-                source, table, already[table], day, day, in_memory.lookback_days
+        store = pipeline.MemoryStore()
+        for table in TABLES:
+            store.put_batch(
+                table,
+                pipeline.pull_table(
+                    source, table, already[table], day, day, in_memory.lookback_days
+                ),
             )
-            for table in TABLES
-        }
-        pipeline.load_batches(in_memory, batches)
+        load_store(in_memory, store)
 
     ranged = small_settings(tmp_path / "range")
     run_steps_until_load(ranged, Window(days[0], days[-1]))
@@ -177,14 +193,16 @@ def test_rerun_of_a_day_is_idempotent(tmp_path: Path, accept_all: list) -> None:
     settings = small_settings(tmp_path)
     window = Window(DAY, DAY)
     first = run_steps_until_load(settings, window)
-    assert all(days == [DAY.isoformat()] for days in first.values())
+    assert all(days == [DAY] for days in first.values())
     before = raw_checksums(settings.warehouse)
     stray = orchestration.run_dir(settings, window) / "sales_lines.days.json"
     stray.write_text("garbage", encoding="utf-8")  # a half-finished earlier attempt
     again = run_steps_until_load(settings, window)
     assert raw_checksums(settings.warehouse) == before
-    # Changed days of earlier attempts are kept, so history is still rebuilt from them.
-    assert again == first
+    assert all(days == [] for days in again.values())
+    # The day an earlier attempt loaded stays pending until a publish recomputes it.
+    with load.connect(settings.warehouse, read_only=True) as con:
+        assert load.first_pending_day(con) == DAY
 
 
 def test_refused_batch_loads_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,6 +214,7 @@ def test_refused_batch_loads_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     fake.validate_batches = refuse  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "customer_tiering.validate", fake)
     monkeypatch.setattr(customer_tiering, "validate", fake, raising=False)
+    monkeypatch.setattr(pipeline, "validate", fake)
     settings = small_settings(tmp_path)
     window = Window(DAY, DAY)
     orchestration.prepare(settings, window)
@@ -237,48 +256,68 @@ def test_real_guard_sees_the_same_batches_after_the_parquet_detour(tmp_path: Pat
     orchestration.validate(settings, window)
 
 
-# --- publish, report, housekeeping ----------------------------------------------------
+# --- planning, snapshot, report, housekeeping -----------------------------------------
 
 
 def fake_marts(warehouse: Path, as_of: date) -> None:
-    """A tiny published schema, standing in for what dbt builds."""
+    """A tiny published schema, standing in for what dbt builds and publishing promotes."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema if not exists marts")
-        con.execute(
-            "create or replace table marts.customer_tiers as select * from (values"
-            " ('C1', 'A', 80.0, 100.0, 'gross_profit', 'cumulative_share', ?::date),"
-            " ('C2', 'B', 20.0, 50.0, 'gross_profit', 'cumulative_share', ?::date))"
-            " as t(customer_id, tier, contribution, revenue, basis, cut_method, as_of_date)",
-            [as_of, as_of],
-        )
+        for table in ("customer_tiers", "customer_tier_history"):
+            con.execute(
+                f"create or replace table marts.{table} as select * from (values"
+                " ('C1', 'A', 80.0, 100.0, 'gross_profit', 'cumulative_share', ?::date),"
+                " ('C2', 'B', 20.0, 50.0, 'gross_profit', 'cumulative_share', ?::date))"
+                " as t(customer_id, tier, contribution, revenue, basis, cut_method, as_of_date)",
+                [as_of, as_of],
+            )
         con.execute(
             "create or replace view marts.tier_counts as select tier, count(*) as n"
             " from marts.customer_tiers group by tier"
         )
 
 
-def test_publish_replaces_the_bi_snapshot(tmp_path: Path) -> None:
+def test_the_snapshot_is_replaced_under_a_reader(tmp_path: Path) -> None:
     settings = small_settings(tmp_path)
-    window = Window(DAY, DAY)
     fake_marts(settings.warehouse, DAY)
-    published = orchestration.publish_tables(settings, window)
-    assert published["tables"] == ["customer_tiers", "tier_counts"]
     snapshot = publish.bi_snapshot_path(settings.warehouse)
+    tables = publish.export_snapshot(settings.warehouse, snapshot)
+    assert tables == ["customer_tier_history", "customer_tiers", "tier_counts"]
     with duckdb.connect(str(snapshot), read_only=True) as reader:
         assert reader.execute("select count(*) from marts.customer_tiers").fetchone()[0] == 2
-        # A reader holding the old snapshot does not block the next publish.
-        fake_marts(settings.warehouse, DAY)
-        orchestration.publish_tables(settings, window)
-    with duckdb.connect(str(settings.warehouse)) as writer:  # the warehouse stays writable
-        writer.execute("select 1")
+        # A reader holding the old snapshot does not block the next one.
+        fake_marts(settings.warehouse, DAY + timedelta(days=1))
+        publish.export_snapshot(settings.warehouse, snapshot)
+        assert (
+            reader.execute("select max(as_of_date) from marts.customer_tiers").fetchone()[0] == DAY
+        )
+    with duckdb.connect(str(snapshot), read_only=True) as fresh:
+        assert fresh.execute("select max(as_of_date) from marts.customer_tiers").fetchone()[
+            0
+        ] == DAY + timedelta(days=1)
 
 
-def test_publish_refuses_tiers_of_another_day(tmp_path: Path) -> None:
+def test_a_build_plans_its_days(tmp_path: Path, accept_all: list) -> None:
+    """History from the run's first day or the earliest pending day, or the first loaded
+    day for a full refresh; as of the run's last day or the latest published day."""
     settings = small_settings(tmp_path)
-    fake_marts(settings.warehouse, DAY - timedelta(days=1))
-    with pytest.raises(Exception, match="expected 2024-03-05"):
-        orchestration.publish_tables(settings, Window(DAY, DAY))
+    days = [DAY + timedelta(days=offset) for offset in range(3)]
+    for day in days:
+        run_steps_until_load(settings, Window(day, day))
+
+    def plan(window: Window) -> tuple[date, date]:
+        return pipeline.plan(pipeline.RunContext(settings, window, pipeline.MemoryStore()))
+
+    # Nothing published yet: the three loaded days are all pending.
+    assert plan(Window(days[-1], days[-1])) == (DAY, days[-1])
+    with load.connect(settings.warehouse) as con:
+        con.execute("delete from raw._pending")
+    assert plan(Window(days[-1], days[-1])) == (days[-1], days[-1])
+    assert plan(Window(days[-1], days[-1], full_refresh=True)) == (DAY, days[-1])
+    # An older day after a newer one: as of the latest published day.
+    fake_marts(settings.warehouse, days[-1] + timedelta(days=10))
+    assert plan(Window(DAY, DAY)) == (DAY, days[-1] + timedelta(days=10))
 
 
 def test_report_summarises_and_prunes(tmp_path: Path) -> None:
@@ -286,9 +325,10 @@ def test_report_summarises_and_prunes(tmp_path: Path) -> None:
     window = Window(DAY, DAY)
     fake_marts(settings.warehouse, DAY)
     orchestration.prepare(settings, window)
-    orchestration.publish_tables(settings, window)
+    publish.export_snapshot(settings.warehouse, publish.bi_snapshot_path(settings.warehouse))
     text = orchestration.report(settings, window)
     assert "A: 1 customers" in text
+    assert "(as of 2024-03-05" in text
     summary = orchestration.read_json(orchestration.run_dir(settings, window) / "summary.json")
     assert summary["window"]["end"] == "2024-03-05"
     runs = settings.warehouse.resolve().parent / ".runs"
@@ -334,27 +374,3 @@ def test_loaded_days_of_a_new_warehouse_is_empty(tmp_path: Path) -> None:
     with load.connect(settings.warehouse) as con:
         con.execute("select 1")
     assert pipeline.loaded_days(settings) == {table: set() for table in TABLES}
-
-
-def test_full_refresh_recomputes_history_from_the_first_loaded_day(
-    tmp_path: Path, accept_all: list, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from customer_tiering import transform
-
-    builds: list[tuple[date, date]] = []
-    monkeypatch.setattr(
-        transform,
-        "build",
-        lambda warehouse, as_of, history_start, rules=None: builds.append((history_start, as_of)),
-    )
-    settings = small_settings(tmp_path)
-    days = [DAY + timedelta(days=offset) for offset in range(3)]
-    for day in days:
-        run_steps_until_load(settings, Window(day, day))
-    last = Window(days[-1], days[-1])
-    assert orchestration.transform(settings, last, {})["history_start"] == days[-1].isoformat()
-    refresh = Window(days[-1], days[-1], full_refresh=True)
-    assert orchestration.transform(settings, refresh, {})["history_start"] == DAY.isoformat()
-    # Without explicit changes, the run folder's changed.json is used.
-    orchestration.transform(settings, last)
-    assert builds == [(days[-1], days[-1]), (DAY, days[-1]), (days[-1], days[-1])]

@@ -8,18 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from customer_tiering import pipeline, quarantine, validate
+from customer_tiering import quarantine, validate
 from customer_tiering.config import Settings
-from customer_tiering.contract import TABLES
 from customer_tiering.errors import InputRefused
+from tests.conftest import pull_batches
 from tests.good_warehouse import demo_source
 
 DAY = date(2024, 3, 4)
 
 
 def refuse_once(settings: Settings, price: float) -> None:
-    loaded: dict[str, set[date]] = {table: set() for table in TABLES}
-    batches = pipeline.pull_batches(settings, demo_source(), loaded, DAY, DAY)
+    batches = pull_batches(settings, demo_source(), DAY, DAY)
     batches["products"][0].loc[0, "list_price"] = price
     with pytest.raises(InputRefused, match=r"products: 1 day\(s\) refused"):
         validate.validate_batches(settings, batches, DAY, DAY)

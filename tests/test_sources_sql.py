@@ -23,10 +23,11 @@ import pandas as pd
 import pytest
 import sqlalchemy
 
-from customer_tiering import cli, pipeline, validate
+from customer_tiering import cli, load, pipeline, validate
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import EXIT_INPUT_REFUSED, EXIT_USAGE
 from customer_tiering.sources.sql import SqlSource
+from customer_tiering.window import Window
 from tests.good_warehouse import FIRST, NEXT_DAY, copy_state, demo_source
 
 pytestmark = pytest.mark.integration
@@ -147,10 +148,13 @@ def test_a_day_from_the_database_validates_and_loads(
     """Pull, validate and load the next day from the ERP (the dbt step is covered by the
     files source's end-to-end test)."""
     settings = copy_state(tmp_path_factory.getbasetemp() / "good", tmp_path)
-    loaded = pipeline.loaded_days(settings)
-    batches = pipeline.pull_batches(settings, SqlSource(erp_url), loaded, NEXT_DAY, NEXT_DAY)
+    ctx = pipeline.RunContext(settings, Window(NEXT_DAY, NEXT_DAY), pipeline.MemoryStore())
+    pipeline.prepare(ctx)
+    pipeline.pull_all(ctx, SqlSource(erp_url))
+    batches = ctx.store.batches()
     assert not validate.validate_batches(settings, batches, NEXT_DAY, NEXT_DAY).failures
-    changed = pipeline.load_batches(settings, batches)
+    with load.connect(settings.warehouse) as con:
+        changed = load.load(con, batches)
     assert changed["sales_lines"] == [NEXT_DAY]
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         count = con.execute(

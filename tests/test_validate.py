@@ -22,6 +22,7 @@ from customer_tiering.config import EXPECTATIONS_DIR, Settings
 from customer_tiering.contract import BUSINESS_DATE, TABLES
 from customer_tiering.errors import EXIT_INPUT_REFUSED, InputRefused
 from customer_tiering.quarantine import DATA_FILE, RESULT_FILE, SUMMARY_FILE
+from tests.conftest import pull_batches
 from tests.good_warehouse import NEXT_DAY, checksums, copy_state, demo_source, good_checksums
 
 Fault = Callable[[pd.DataFrame, Path], pd.DataFrame]
@@ -181,8 +182,7 @@ def test_refusal_message_shows_count_and_sample_rows(settings: Settings) -> None
 
 def empty_day_batches(settings: Settings) -> pipeline.Batches:
     source = FaultySource("sales_lines", lambda frame, _: frame.iloc[:0], settings.warehouse)
-    loaded = pipeline.loaded_days(settings)
-    return pipeline.pull_batches(settings, source, loaded, NEXT_DAY, NEXT_DAY)
+    return pull_batches(settings, source, NEXT_DAY, NEXT_DAY)
 
 
 def test_empty_day_is_a_warning_and_loads(settings: Settings) -> None:
@@ -212,8 +212,7 @@ def test_range_is_validated_at_once_and_names_the_failing_days(tmp_path: Path) -
     """A month pulled as one batch; faults on two days refuse exactly those two days."""
     settings = Settings(warehouse=tmp_path / "none.duckdb", quarantine=tmp_path / "q")
     start, end = date(2024, 1, 1), date(2024, 1, 31)
-    loaded: dict[str, set[date]] = {table: set() for table in TABLES}
-    batches = pipeline.pull_batches(settings, demo_source(), loaded, start, end)
+    batches = pull_batches(settings, demo_source(), start, end)
     lines = batches["sales_lines"][0]
     bad_days = [date(2024, 1, 9), date(2024, 1, 23)]
     for day in bad_days:

@@ -1,4 +1,4 @@
--- Receivables per customer as of every date of the build (history_start_date..as_of_date),
+-- Receivables per customer as of every date of the build (the loaded days in history_start_date..as_of_date),
 -- point in time: an invoice counts from its invoice date, a payment from its payment date,
 -- so an invoice paid after D is still open as of D.
 --
@@ -27,6 +27,12 @@ invoices as (
 payments as (
 
     select * from {{ ref('stg_erp__ar_payments') }}
+
+),
+
+as_of_dates as (
+
+    select * from {{ ref('int_as_of_dates_loaded') }}
 
 ),
 
@@ -288,10 +294,13 @@ final as (
             running.customer_id = overdue_days.customer_id
             and running.as_of_date = overdue_days.as_of_date
     where
-        running.open <> 0
+        running.as_of_date in (select as_of_date from as_of_dates)
+        and (
+            running.open <> 0
         or running.dso_invoiced <> 0
         or running.settled_count <> 0
-        or running.due_count <> 0
+            or running.due_count <> 0
+        )
 
 )
 

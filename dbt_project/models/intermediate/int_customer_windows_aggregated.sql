@@ -1,5 +1,5 @@
 -- Trailing-window figures per customer for every as-of date of the build
--- (history_start_date..as_of_date): a dense customer x day grid summed with sliding
+-- (the loaded days in history_start_date..as_of_date): a dense customer x day grid summed with sliding
 -- windows, one pass for all dates instead of one query per date. A row exists for each
 -- customer with at least one sales line in the window ending on the as-of date.
 --   * money and counts: sums over the last window_days days;
@@ -30,6 +30,12 @@ customer_days as (
 order_days as (
 
     select * from {{ ref('int_customer_order_days_sequenced') }}
+
+),
+
+as_of_dates as (
+
+    select * from {{ ref('int_as_of_dates_loaded') }}
 
 ),
 
@@ -210,7 +216,9 @@ final as (
         cast(windowed.yoy_previous_amount as decimal(18, 2)) as yoy_previous_amount
     from windowed
     left join first_orders on windowed.customer_id = first_orders.customer_id
-    where windowed.as_of_date >= {{ history_start_date() }} and windowed.line_count > 0
+    where
+        windowed.line_count > 0
+        and windowed.as_of_date in (select as_of_date from as_of_dates)
 
 )
 

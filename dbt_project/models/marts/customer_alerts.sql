@@ -11,15 +11,6 @@
 --           high_rebate_rate rebates / net sales above rebate_rate_ceiling
 -- The company-wide monthly baseline (transacting customers, average order value) is the
 -- separate mart customer_activity_monthly.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='append_new_columns',
-        pre_hook="{{ delete_as_of_range() }}"
-    )
-}}
 {%- set alerts = [
     {'type': 'churn_drop', 'category': 'churn', 'condition': 'is_churn_drop',
      'metric': safe_divide('recent_revenue', 'churn_baseline_revenue'), 'threshold': var('churn_drop_ratio'),

@@ -1,6 +1,7 @@
 -- One row per customer per as-of date: "tier on date X" is `where as_of_date = X`.
--- Each build (re)computes the as-of dates history_start_date..as_of_date and replaces
--- exactly those dates (delete+insert), so reruns and backfills are idempotent.
+-- Each build computes the loaded days in history_start_date..as_of_date (int_as_of_dates_loaded)
+-- and publishing replaces exactly those dates in marts.customer_tier_history, so reruns and
+-- backfills are idempotent.
 --
 -- The final tier starts from plain ABC (abc_tier) and goes through the rules in this
 -- order (vars in dbt_project.yml); each step can only keep or lower the tier, except 1:
@@ -19,18 +20,9 @@
 -- reason_codes lists, in that order, the codes of rules 0-2 and 5-8 that moved the tier
 -- and of the flags 3, 4 and 9 whenever raised. VIP levels split the final A tier.
 --
--- Hysteresis reads the ABC tiers of the days before history_start_date from this table
--- itself and computes the days of the range with a window, so a range build equals the
+-- Hysteresis reads the ABC tiers of the days before history_start_date from the published
+-- table and computes the days of the range with a window, so a range build equals the
 -- daily builds of that range.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='append_new_columns',
-        pre_hook="{{ delete_as_of_range() }}"
-    )
-}}
 {%- set hysteresis = var('hysteresis_evaluations') | int %}
 {%- if hysteresis < 1 %}
     {{ exceptions.raise_compiler_error("var hysteresis_evaluations must be 1 (off) or more, not " ~ hysteresis) }}
@@ -58,9 +50,9 @@ profiles as (
 
 previous_evaluations as (
 
-    {%- if is_incremental() %}
+    {%- if published_exists('customer_tier_history') %}
     select customer_id, as_of_date, abc_tier
-    from {{ this }}
+    from {{ source('published', 'customer_tier_history') }}
     where
         as_of_date < {{ history_start_date() }}
         and as_of_date >= {{ add_days(history_start_date(), 1 - hysteresis) }}

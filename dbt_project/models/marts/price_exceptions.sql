@@ -4,16 +4,7 @@
 -- price_exception_tolerance. One row per (day, product, customer paying less), against
 -- the customer that paid the most (ties by customer id); is_bigger_tier_paying_less marks
 -- the worst case, a better tier paying less than a smaller customer. as_of_date is the
--- sales day. History-like: each build replaces its as-of dates.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='append_new_columns',
-        pre_hook="{{ delete_as_of_range() }}"
-    )
-}}
+-- sales day. History mart: a build holds its as-of dates, which publishing replaces.
 
 with
 

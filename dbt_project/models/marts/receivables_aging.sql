@@ -1,17 +1,8 @@
 -- Receivables per customer per as-of date, point in time (an invoice paid after D is still
 -- open as of D): open balance, ageing buckets by days past due, DSO, payment behaviour and
 -- credit-limit utilisation. One row per customer with an open balance or invoices due,
--- settled or issued in the trailing windows. History-like: each build replaces its as-of
--- dates.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='append_new_columns',
-        pre_hook="{{ delete_as_of_range() }}"
-    )
-}}
+-- settled or issued in the trailing windows. History mart: a build holds its as-of
+-- dates, which publishing replaces.
 
 with
 

@@ -1,23 +1,26 @@
 -- Promotions and demotions: one row per customer per as-of date on which its final tier
 -- differs from its tier the day before. Transitions are between consecutive daily
 -- evaluations; a customer entering or leaving customer_tier_history (a first line in the
--- window, or none left) is not a transition. History-like: each build replaces its as-of
--- dates and reads the day before the range from customer_tier_history.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='append_new_columns',
-        pre_hook="{{ delete_as_of_range() }}"
-    )
-}}
+-- window, or none left) is not a transition. History mart: a build holds its as-of dates
+-- and reads the day before its range from the published customer_tier_history.
 
 with
 
 history as (
 
     select * from {{ ref('customer_tier_history') }}
+
+),
+
+published_history as (
+
+    {%- if published_exists('customer_tier_history') %}
+    select * from {{ source('published', 'customer_tier_history') }}
+    where as_of_date = {{ add_days(history_start_date(), -1) }}
+    {%- else %}
+    select * from history
+    where 1 = 0
+    {%- endif %}
 
 ),
 
@@ -30,7 +33,14 @@ evaluations as (
         abc_tier,
         reason_codes
     from history
-    where as_of_date between {{ add_days(history_start_date(), -1) }} and {{ as_of_date() }}
+    union all
+    select
+        as_of_date,
+        customer_id,
+        tier,
+        abc_tier,
+        reason_codes
+    from published_history
 
 ),
 
