@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from customer_tiering import cli, pipeline, publish
+from customer_tiering.config import Settings
 from customer_tiering.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
 TIERING = [sys.executable, "-m", "customer_tiering.cli"]
@@ -21,7 +23,9 @@ def tiering(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_run_one_day_prints_tiers(tmp_path: Path) -> None:
-    (tmp_path / "tiering.yml").write_text("demo: {customers: 60, lines_per_day: 40}\n")
+    (tmp_path / "tiering.yml").write_text(
+        "demo: {customers: 60, lines_per_day: 40}\nrules: {tier_basis: revenue, window_days: 180}\n"
+    )
     warehouse = tmp_path / "wh" / "tiers.duckdb"
     result = tiering("run", "--date", "2024-03-01", "--warehouse", str(warehouse), cwd=tmp_path)
     assert result.returncode == EXIT_OK, result.stderr[-3000:]
@@ -34,6 +38,10 @@ def test_run_one_day_prints_tiers(tmp_path: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(query).fetchone() == copied
     assert copied[0] > 0 and str(copied[1]) == "2024-03-01"
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the rules reached dbt
+        assert con.execute("select distinct basis from marts.customer_tiers").fetchall() == [
+            ("revenue",)
+        ]
 
 
 @pytest.mark.parametrize(
@@ -56,7 +64,89 @@ def test_bad_config_exits_2(tmp_path: Path) -> None:
     (tmp_path / "tiering.yml").write_text("sourse: demo\n")
     result = tiering("run", "--date", "2024-01-05", cwd=tmp_path)
     assert result.returncode == EXIT_USAGE
-    assert "unknown setting(s) sourse" in result.stderr
+    assert "tiering.yml: sourse: unknown setting (did you mean source?)" in result.stderr
+
+
+@pytest.fixture
+def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if a run gets as far as opening its source."""
+
+    def pulled(settings: Settings) -> None:
+        raise AssertionError("a source was opened")
+
+    monkeypatch.setattr(pipeline, "open_source", pulled)
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "rules: {window_day: 180}",
+            "tiering.yml: rules.window_day: unknown rule (did you mean window_days?)",
+        ),
+        (
+            "rules: {price_exception_tolerance: abc}",
+            "tiering.yml: rules.price_exception_tolerance: must be a fraction >= 0 and <= 1,"
+            " got 'abc'",
+        ),
+        (
+            "rules: {abc_b_cumulative_share: 0.75}",
+            "tiering.yml: rules.abc_b_cumulative_share: must be greater than"
+            " abc_a_cumulative_share (0.8), got 0.75",
+        ),
+        (
+            "rules: {abc_a_cumulative_share: 0.95}",
+            "tiering.yml: rules.abc_a_cumulative_share: must be less than"
+            " abc_b_cumulative_share (0.95), got 0.95",
+        ),
+        (
+            "rules: {credit_cap_max_tier: X}",
+            "tiering.yml: rules.credit_cap_max_tier: must be one of A, B, C, D, got 'X'",
+        ),
+        ("sourse: demo", "tiering.yml: sourse: unknown setting (did you mean source?)"),
+        (
+            "demo: {customer: 60}",
+            "tiering.yml: demo.customer: unknown setting (did you mean customers?)",
+        ),
+    ],
+)
+def test_bad_settings_exit_2_before_anything_is_pulled_or_written(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    nothing_runs: None,
+    text: str,
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TIERING_CONFIG", raising=False)
+    (tmp_path / "tiering.yml").write_text(text + "\n", encoding="utf-8")
+    warehouse = tmp_path / "wh" / "tiers.duckdb"
+    code = cli.main(["run", "--date", "2024-01-05", "--warehouse", str(warehouse)])
+    assert code == EXIT_USAGE
+    assert message in " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    # Nothing pulled, loaded or quarantined: no warehouse, no quarantine, no run folder.
+    assert [path.name for path in tmp_path.iterdir()] == ["tiering.yml"]
+
+
+def test_a_valid_file_runs_with_its_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TIERING_CONFIG", raising=False)
+    (tmp_path / "tiering.yml").write_text(
+        "demo: {customers: 60}\nlock_timeout_seconds: 5\nrules: {window_days: 180}\n",
+        encoding="utf-8",
+    )
+    runs: list[Settings] = []
+    monkeypatch.setattr(
+        pipeline, "run", lambda settings, start, end, console: runs.append(settings)
+    )
+    monkeypatch.setattr(publish, "export_snapshot", lambda warehouse, snapshot: [])
+    monkeypatch.setattr(publish, "print_tier_summary", lambda warehouse, console: None)
+    assert cli.main(["run", "--date", "2024-01-05", "--warehouse", "w.duckdb"]) == EXIT_OK
+    [settings] = runs
+    assert settings.rules == {"window_days": 180}
+    assert (settings.warehouse, settings.demo.customers) == (Path("w.duckdb"), 60)
+    assert settings.lock_timeout_seconds == 5
 
 
 def test_unexpected_failure_exits_1(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from customer_tiering.config import DEMO_MIN_CUSTOMERS
 from customer_tiering.contract import BUSINESS_DATE, COST_KINDS, FACT_TABLES, TABLES, TableSpec
 
 DEMO_EPOCH = date(2024, 1, 1)  # the demo ERP's world starts here; no facts before it
@@ -114,7 +115,6 @@ _FIXED = (
 )
 _N_FIXED = len(_FIXED)
 _BLOCKED_IDX = _FIXED.index("blocked")
-_MIN_CUSTOMERS = 20
 
 CHANNELS = ("retail", "sub_distributor", "supermarket", "restaurant", "group_buyer")
 _CHANNEL_P = (0.52, 0.10, 0.10, 0.24, 0.04)
@@ -297,8 +297,8 @@ class DemoSource:
     name = "demo"
 
     def __init__(self, seed: int = 42, customers: int = 400, lines_per_day: int = 300) -> None:
-        if customers < _MIN_CUSTOMERS:
-            raise ValueError(f"the demo needs at least {_MIN_CUSTOMERS} customers")
+        if customers < DEMO_MIN_CUSTOMERS:
+            raise ValueError(f"the demo needs at least {DEMO_MIN_CUSTOMERS} customers")
         if lines_per_day < 1:
             raise ValueError("lines_per_day must be at least 1")
         if seed < 0:
