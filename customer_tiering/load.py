@@ -22,6 +22,7 @@ import pandas as pd
 from customer_tiering.contract import BUSINESS_DATE, LOADED_AT, TABLES
 
 LEDGER = "raw._batches"
+Batches = dict[str, tuple[pd.DataFrame, list[date]]]
 PENDING = "raw._pending"
 
 
@@ -63,12 +64,12 @@ def loaded_days(con: duckdb.DuckDBPyConnection, table: str) -> set[date]:
     return {row[0] for row in rows}
 
 
-def load_table(
+def stage_table(
     con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, days: list[date]
 ) -> list[date]:
-    """Replace the partitions `days` of raw.`table` with `frame` (which carries
-    `_business_date`); return the days whose content changed. Runs inside the caller's
-    transaction. A day in `days` with no rows in `frame` is a delivered empty day."""
+    """Stage `frame` (which carries `_business_date`) for the partitions `days` of
+    raw.`table` in temp tables and return the days whose content differs from what is
+    stored. Writes nothing but temp tables, so it also runs on a read-only connection."""
     spec = TABLES[table]
     casts = ", ".join(
         f"cast({name} as {sql_type}) as {name}" for name, sql_type in spec.columns.items()
@@ -101,14 +102,17 @@ def load_table(
         # A snapshot equal to the one before it (stored or in this batch) adds nothing and
         # is neither stored nor entered in the ledger: masters change rarely, daily copies
         # would swamp raw, and a range run (which pulls only changed snapshots) must leave
-        # the same ledger as daily runs.
+        # the same ledger as daily runs. A stored snapshot that an earlier day loaded now
+        # (days out of order) makes redundant is removed, so any order of the same days
+        # leaves the same raw tables.
         con.execute(
             f"""
             create or replace temp table staged_checksums as
             with snapshots as (
-                select business_date, checksum, true as is_staged from staged_checksums
+                select business_date, row_count, checksum, true as is_staged
+                from staged_checksums
                 union all
-                select business_date, checksum, false from {LEDGER}
+                select business_date, row_count, checksum, false from {LEDGER}
                 where table_name = ?
                     and business_date not in (select business_date from staged_days)
             ),
@@ -117,9 +121,8 @@ def load_table(
                     as is_stored
                 from snapshots
             )
-            select c.*, compared.is_stored
-            from staged_checksums as c
-            join compared on compared.is_staged and compared.business_date = c.business_date
+            select business_date, row_count, checksum, is_stored from compared
+            where is_staged or not is_stored
             """,
             [table],
         )
@@ -136,6 +139,19 @@ def load_table(
         """,
         [table],
     )
+    return [
+        row[0]
+        for row in con.execute("select business_date from changed_days order by 1").fetchall()
+    ]
+
+
+def load_table(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, days: list[date]
+) -> list[date]:
+    """Replace the partitions `days` of raw.`table` with `frame`; return the days whose
+    content changed. Runs inside the caller's transaction. A day in `days` with no rows in
+    `frame` is a delivered empty day."""
+    changed = stage_table(con, table, frame, days)
     con.execute(
         f"delete from raw.{table} where {BUSINESS_DATE} in (select business_date from changed_days)"
     )
@@ -157,16 +173,15 @@ def load_table(
         " current_timestamp from changed_days where is_stored",
         [table],
     )
-    changed = [
-        row[0]
-        for row in con.execute("select business_date from changed_days order by 1").fetchall()
-    ]
     return changed
 
 
-def load(
-    con: duckdb.DuckDBPyConnection, batches: dict[str, tuple[pd.DataFrame, list[date]]]
-) -> dict[str, list[date]]:
+def changed_partitions(con: duckdb.DuckDBPyConnection, batches: Batches) -> dict[str, list[date]]:
+    """The partitions loading `batches` would change, found without writing anything."""
+    return {table: stage_table(con, table, frame, days) for table, (frame, days) in batches.items()}
+
+
+def load(con: duckdb.DuckDBPyConnection, batches: Batches) -> dict[str, list[date]]:
     """Load every table's batch in one transaction; return the changed days per table."""
     ensure_raw_schema(con)
     con.begin()

@@ -226,6 +226,8 @@ def validate(settings: Settings, window: Window) -> str:
     from customer_tiering import pipeline
 
     outcome = pipeline.check(context(settings, window))
+    if outcome is None:
+        return "nothing changed since the last publish: validation skipped"
     return "\n".join(pipeline.validation_lines(outcome))
 
 

@@ -83,6 +83,8 @@ class RunContext:
     console: Console = field(default_factory=lambda: Console(stderr=True))
     # Wall seconds per step (pull, validate, load, transform, publish).
     timings: dict[str, float] = field(default_factory=dict)
+    # Whether the pulled batches change nothing published (see `nothing_to_do`).
+    unchanged: bool | None = None
 
     def lock(self, exclusive: bool) -> AbstractContextManager[None]:
         """The warehouse lock for a step of this run."""
@@ -237,10 +239,37 @@ def validation_lines(outcome: validate.Outcome) -> list[str]:
     return [*lines, str(outcome)]
 
 
-def check(ctx: RunContext) -> validate.Outcome:
+def nothing_to_do(ctx: RunContext) -> bool:
+    """True when publishing again could not change anything: the last publish was built
+    from the same rules and dbt project, covers the window's last day, left nothing
+    pending, and every pulled partition equals the stored one (the checksum ledger). A
+    rerun of a day then skips validation (and Great Expectations' import) and the build,
+    and the published tables stay byte-identical. Decided once per run context."""
+    if ctx.unchanged is None:
+        ctx.unchanged = False
+        settings = ctx.settings
+        if not ctx.window.full_refresh and settings.warehouse.exists():
+            with load.connect(settings.warehouse, read_only=True) as con:
+                last = publish.last_publication(con)
+                if (
+                    last is not None
+                    and last.as_of >= ctx.window.end
+                    and last.fingerprint == transform.fingerprint(settings.rules)
+                    and load.first_pending_day(con) is None
+                ):
+                    changed = load.changed_partitions(con, ctx.store.batches())
+                    ctx.unchanged = not any(changed.values())
+    return ctx.unchanged
+
+
+def check(ctx: RunContext) -> validate.Outcome | None:
     """Validate every pulled batch; a refused batch is quarantined and raises InputRefused
-    (exit 3: not retried). Reads the warehouse under the shared lock."""
+    (exit 3: not retried). Reads the warehouse under the shared lock. None when nothing
+    changed since the last publish (nothing to validate)."""
     with timed(ctx.timings, "validate"), ctx.lock(exclusive=False):
+        if nothing_to_do(ctx):
+            ctx.console.log("nothing changed since the last publish: validation skipped")
+            return None
         outcome = validate.validate_batches(
             ctx.settings, ctx.store.batches(), ctx.window.start, ctx.window.end
         )
@@ -269,6 +298,12 @@ def build(ctx: RunContext) -> RunResult:
     refresh the BI snapshot; all under the exclusive warehouse lock."""
     settings, timings = ctx.settings, ctx.timings
     with ctx.lock(exclusive=True):
+        if nothing_to_do(ctx):
+            snapshot = publish.refresh_snapshot(settings.warehouse, force=False)
+            with load.connect(settings.warehouse, read_only=True) as con:
+                as_of = publish.published_as_of(con) or ctx.window.end
+            ctx.console.log(f"nothing changed: tables as of {as_of} left as they are")
+            return RunResult(as_of, as_of, {}, [], dict(timings))
         with timed(timings, "load"), load.connect(settings.warehouse) as con:
             changed = load.load(con, ctx.store.batches())
         count = sum(len(days) for days in changed.values())
@@ -280,10 +315,14 @@ def build(ctx: RunContext) -> RunResult:
         with timed(timings, "publish"):
             models = publish.published_models(transform.manifest_path(settings.warehouse))
             tables = publish.promote(
-                settings.warehouse, models, history_start, as_of, ctx.window.full_refresh
+                settings.warehouse,
+                models,
+                history_start,
+                as_of,
+                transform.fingerprint(settings.rules),
+                ctx.window.full_refresh,
             )
-            snapshot = publish.bi_snapshot_path(settings.warehouse)
-            publish.export_snapshot(settings.warehouse, snapshot)
+            snapshot = publish.refresh_snapshot(settings.warehouse)
         ctx.console.log(f"published {len(tables)} tables as of {as_of}; BI snapshot {snapshot}")
     return RunResult(as_of, history_start, changed, tables, dict(timings))
 

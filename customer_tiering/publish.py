@@ -37,6 +37,10 @@ import duckdb
 from customer_tiering.errors import ConfigError, TieringError
 from customer_tiering.load import PENDING, connect
 
+# The last publish: what it was built from (transform.fingerprint), its as-of date and
+# when it happened (named loaded_at so table checksums leave the time out).
+PUBLICATION = "raw._published"
+
 PUBLISHED_SCHEMA = "marts"
 BUILD_SCHEMA = "marts_build"
 PUBLISH_MODES = ("replace", "as_of_partitions")
@@ -143,19 +147,41 @@ def replace_partitions(
     )
 
 
+@dataclass(frozen=True)
+class Publication:
+    """The last publish recorded in the warehouse."""
+
+    fingerprint: str
+    as_of: date
+    published_at: str
+
+
+def last_publication(con: duckdb.DuckDBPyConnection) -> Publication | None:
+    if not table_exists(con, "raw", PUBLICATION.split(".")[1]):
+        return None
+    row = con.execute(f"select fingerprint, as_of_date, loaded_at from {PUBLICATION}").fetchone()
+    return Publication(row[0], row[1], row[2].isoformat()) if row else None
+
+
 def promote(
     warehouse: Path,
     models: list[PublishedModel],
     history_start: date,
     as_of: date,
+    fingerprint: str,
     full_refresh: bool = False,
 ) -> list[str]:
-    """Publish the built marts in one transaction and clear the pending days; return the
-    tables published. `full_refresh` replaces history marts whole (their build then holds
-    every loaded day)."""
+    """Publish the built marts in one transaction, record the publication and clear the
+    pending days; return the tables published. `full_refresh` replaces history marts
+    whole (their build then holds every loaded day)."""
     with connect(warehouse) as con:
         con.begin()
         try:
+            con.execute(
+                f"create or replace table {PUBLICATION} as select ? as fingerprint,"
+                " cast(? as date) as as_of_date, current_timestamp as loaded_at",
+                [fingerprint, as_of],
+            )
             con.execute(f"create schema if not exists {PUBLISHED_SCHEMA}")
             for model in models:
                 target = f"{PUBLISHED_SCHEMA}.{model.name}"
@@ -184,6 +210,29 @@ def bi_snapshot_path(warehouse: Path) -> Path:
     """The read-only copy of the published tables that BI tools open: `bi/` beside the
     warehouse file."""
     return warehouse.resolve().parent / "bi" / f"{warehouse.stem}.duckdb"
+
+
+def snapshot_marker(snapshot: Path) -> Path:
+    """Beside the BI snapshot: the publication it was copied from."""
+    return snapshot.with_name(f".{snapshot.name}.published")
+
+
+def refresh_snapshot(warehouse: Path, force: bool = True) -> Path:
+    """Copy the published tables to the BI snapshot unless (`force` off) it already holds
+    the last publication: a run killed between publish and snapshot is made good by the
+    next run, even one with nothing to rebuild."""
+    snapshot = bi_snapshot_path(warehouse)
+    with connect(warehouse, read_only=True) as con:
+        publication = last_publication(con)
+    stamp = publication.published_at if publication else ""
+    marker = snapshot_marker(snapshot)
+    if not force and snapshot.exists() and marker.exists() and marker.read_text() == stamp:
+        return snapshot
+    export_snapshot(warehouse, snapshot)
+    tmp = marker.with_name(marker.name + ".tmp")
+    tmp.write_text(stamp, encoding="utf-8")
+    os.replace(tmp, marker)
+    return snapshot
 
 
 def export_snapshot(warehouse: Path, target: Path, schema: str = PUBLISHED_SCHEMA) -> list[str]:

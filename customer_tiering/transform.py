@@ -8,6 +8,7 @@ invocations. Unit tests are excluded from production builds; `make test` runs th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -80,6 +81,21 @@ def failed_nodes(run_results: Path) -> list[str]:
         for result in results
         if result.get("status") in ("error", "fail", "runtime error")
     ]
+
+
+def fingerprint(rules: dict[str, Any] | None) -> str:
+    """A digest of what decides the published tables besides the raw data: the rule
+    overrides and every file of the dbt project. Equal fingerprints and unchanged raw data
+    mean a rebuild would publish the same tables, so it can be skipped."""
+    digest = hashlib.sha256(json.dumps(rules or {}, sort_keys=True, default=str).encode())
+    for folder in ("models", "macros", "seeds", "tests", "snapshots"):
+        for path in sorted((DBT_PROJECT_DIR / folder).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode())
+                digest.update(path.read_bytes())
+    for name in ("dbt_project.yml", "profiles.yml"):
+        digest.update((DBT_PROJECT_DIR / name).read_bytes())
+    return digest.hexdigest()
 
 
 def generate_docs(warehouse: Path) -> Path:

@@ -39,6 +39,13 @@ class FrameSource:
         )
 
 
+def tiering_command(config: Path, *args: str) -> list[str]:
+    """The command line `tiering --config CONFIG ARGS...` as a separate process runs it."""
+    import sys
+
+    return [sys.executable, "-m", "customer_tiering.cli", "--config", str(config), *args]
+
+
 def pull_batches(settings: Settings, source: object, start: date, end: date) -> dict:
     """Every table's batch for start..end as a run pulls it (the warehouse's loaded days
     decide which recent days are pulled again)."""

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from customer_tiering import pipeline, publish, transform
 from customer_tiering.config import DemoSettings, Settings
 from customer_tiering.errors import TransformError
-from tests.conftest import table_checksum, warehouse_tables
+from tests.conftest import table_checksum, tiering_command, warehouse_tables
 
 SCALE = {"seed": 11, "customers": 40, "lines_per_day": 30}
 FIRST, SECOND, NEXT = date(2024, 3, 1), date(2024, 3, 7), date(2024, 3, 8)
@@ -92,16 +91,7 @@ def run_and_kill(config: Path, marker: str) -> str:
     """Start `tiering run --date NEXT` and SIGKILL its whole process group as soon as its
     output contains `marker`; return the output read until then."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "customer_tiering.cli",
-            "--config",
-            str(config),
-            "run",
-            "--date",
-            NEXT.isoformat(),
-        ],
+        tiering_command(config, "run", "--date", NEXT.isoformat()),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -18,7 +18,7 @@ import pytest
 from customer_tiering import lock, pipeline, publish
 from customer_tiering.config import DemoSettings, Settings
 from customer_tiering.errors import EXIT_FAILURE, EXIT_OK
-from tests.conftest import table_checksum, warehouse_tables
+from tests.conftest import table_checksum, tiering_command, warehouse_tables
 
 SCALE = {"seed": 5, "customers": 40, "lines_per_day": 30}
 DAY_1, DAY_2, LATER = date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 20)
@@ -91,6 +91,13 @@ def test_an_old_day_after_a_new_one(tmp_path: Path, in_order: dict[str, dict[str
     assert [row[0] for row in as_of_dates] == [DAY_1, DAY_2, LATER]
     assert everything(settings.warehouse) == in_order["days_then_later"]
 
+    # A rerun that changes nothing (same data, rules and models) skips validation and the
+    # build: the warehouse file stays byte-identical.
+    before = settings.warehouse.read_bytes()
+    rerun = pipeline.run(settings, DAY_2, DAY_2)
+    assert (rerun.as_of, rerun.tables, rerun.changed_days) == (LATER, [], {})
+    assert settings.warehouse.read_bytes() == before
+
 
 def test_two_runs_started_at_once_take_turns(
     tmp_path: Path, in_order: dict[str, dict[str, str]]
@@ -98,16 +105,7 @@ def test_two_runs_started_at_once_take_turns(
     config = config_file(tmp_path)
     processes = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "customer_tiering.cli",
-                "--config",
-                str(config),
-                "run",
-                "--date",
-                day.isoformat(),
-            ],
+            tiering_command(config, "run", "--date", day.isoformat()),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -129,16 +127,7 @@ def test_a_run_that_cannot_get_the_warehouse_fails_cleanly(tmp_path: Path) -> No
     warehouse = settings_for(tmp_path).warehouse
     with lock.warehouse_lock(warehouse, exclusive=True, timeout=0, purpose="backfill 2024"):
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "customer_tiering.cli",
-                "--config",
-                str(config),
-                "run",
-                "--date",
-                DAY_1.isoformat(),
-            ],
+            tiering_command(config, "run", "--date", DAY_1.isoformat()),
             capture_output=True,
             text=True,
             timeout=120,

@@ -3,6 +3,7 @@
 -- evaluations; a customer entering or leaving customer_tier_history (a first line in the
 -- window, or none left) is not a transition. History mart: a build holds its as-of dates
 -- and reads the day before its range from the published customer_tier_history.
+{%- set evaluated = ['as_of_date', 'customer_id', 'tier', 'abc_tier', 'reason_codes'] %}
 
 with
 
@@ -26,21 +27,9 @@ published_history as (
 
 evaluations as (
 
-    select
-        as_of_date,
-        customer_id,
-        tier,
-        abc_tier,
-        reason_codes
-    from history
+    select {{ evaluated | join(', ') }} from history
     union all
-    select
-        as_of_date,
-        customer_id,
-        tier,
-        abc_tier,
-        reason_codes
-    from published_history
+    select {{ evaluated | join(', ') }} from published_history
 
 ),
 
