@@ -1,7 +1,7 @@
 -- Promotions and demotions: one row per customer per as-of date on which its final tier
 -- differs from its tier the day before. Transitions are between consecutive daily
--- evaluations; a customer entering or leaving customer_tier_history (a first line in the
--- window, or none left) is not a transition. History-like: each build replaces its as-of
+-- evaluations; a customer entering or leaving customer_tier_history (a first sale, cost
+-- or open balance, or none left) is not a transition. History-like: each build replaces its as-of
 -- dates and reads the day before the range from customer_tier_history.
 {{
     config(
