@@ -103,6 +103,8 @@ def oracle_tiers(
     lines: pd.DataFrame,
     as_of: date,
     costs: pd.DataFrame | None = None,
+    invoices: pd.DataFrame | None = None,
+    payments: pd.DataFrame | None = None,
     window_days: int = 365,
     basis: str = "gross_profit",
     cut_method: str = "cumulative_share",
@@ -112,7 +114,9 @@ def oracle_tiers(
     b_count: str = "0.30",
 ) -> dict[str, str]:
     """ABC tiers per DOMAIN.md §1 computed in plain pandas/Decimal, independently of dbt.
-    `costs` (cost_to_serve rows) is needed for the customer_profit basis."""
+    `costs` (cost_to_serve rows) is needed for the customer_profit basis. Customers with a
+    cost entry in the window or (given `invoices` and `payments`) an open receivable on
+    `as_of` but no sales line in the window get a row too: D, with no share."""
 
     def in_window(frame: pd.DataFrame, column: str) -> pd.DataFrame:
         dates = pd.to_datetime(frame[column]).dt.date
@@ -141,6 +145,13 @@ def oracle_tiers(
     )
     total = sum(value for value, _ in positive)
     tiers = {customer: "D" for customer, value in contribution.items() if value <= 0}
+    without_sales: set[str] = set()
+    if costs is not None:
+        without_sales |= set(in_window(costs, "entry_date")["customer_id"])
+    if invoices is not None:
+        owed = open_balances(invoices, payments, as_of)
+        without_sales |= set(owed[owed > 0].index)
+    tiers |= {customer: "D" for customer in without_sales - set(contribution.index)}
     before = Decimal(0)
     for position, (value, customer) in enumerate(positive):
         if cut_method == "cumulative_share":
@@ -153,6 +164,18 @@ def oracle_tiers(
         tiers[customer] = "A" if start < limits[0] else "B" if start < limits[1] else "C"
         before += value
     return tiers
+
+
+def open_balances(invoices: pd.DataFrame, payments: pd.DataFrame | None, as_of: date) -> pd.Series:
+    """Invoiced minus paid per customer, both dated on or before `as_of`, in Decimal."""
+
+    def upto(frame: pd.DataFrame, column: str) -> pd.Series:
+        dated = frame[pd.to_datetime(frame[column]).dt.date <= as_of]
+        amounts = dated["amount"].map(lambda v: Decimal(str(v)).quantize(Decimal("0.01")))
+        return amounts.groupby(dated["customer_id"]).sum()
+
+    paid = upto(payments, "payment_date") if payments is not None else pd.Series(dtype=object)
+    return upto(invoices, "invoice_date").sub(paid, fill_value=Decimal(0))
 
 
 def table_checksum(warehouse: Path, table: str) -> str:

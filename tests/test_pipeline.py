@@ -41,17 +41,21 @@ def history_on(warehouse: Path, as_of: date) -> pd.DataFrame:
         ).df()
 
 
-def raw_frames(warehouse: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def raw_frames(warehouse: Path) -> dict[str, pd.DataFrame]:
+    """The raw rows the oracle reads: sales lines, cost to serve, invoices and payments
+    (money as text, so the oracle's Decimals see the stored cents)."""
+    queries = {
+        "lines": "select customer_id, order_date, cast(net_amount as varchar) as net_amount,"
+        " cast(cost_amount as varchar) as cost_amount from raw.sales_lines",
+        "costs": "select customer_id, entry_date, cast(amount as varchar) as amount"
+        " from raw.cost_to_serve",
+        "invoices": "select customer_id, invoice_date, cast(amount as varchar) as amount"
+        " from raw.ar_invoices",
+        "payments": "select customer_id, payment_date, cast(amount as varchar) as amount"
+        " from raw.ar_payments",
+    }
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        lines = con.execute(
-            "select customer_id, order_date, cast(net_amount as varchar) as net_amount,"
-            " cast(cost_amount as varchar) as cost_amount from raw.sales_lines"
-        ).df()
-        costs = con.execute(
-            "select customer_id, entry_date, cast(amount as varchar) as amount"
-            " from raw.cost_to_serve"
-        ).df()
-    return lines, costs
+        return {name: con.execute(sql).df() for name, sql in queries.items()}
 
 
 @pytest.mark.parametrize(
@@ -65,13 +69,15 @@ def raw_frames(warehouse: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_tiers_equal_pandas_oracle(demo_warehouse: Path, tmp_path: Path, rules) -> None:
     settings = copy_warehouse(demo_warehouse, tmp_path)
     transform.build(settings.warehouse, ORACLE_DATES[-1], ORACLE_DATES[0], rules)
-    lines, costs = raw_frames(settings.warehouse)
+    raw = raw_frames(settings.warehouse)
     for as_of in ORACLE_DATES:
         history = history_on(settings.warehouse, as_of)
         expected = oracle_tiers(
-            lines,
+            raw["lines"],
             as_of,
-            costs,
+            raw["costs"],
+            raw["invoices"],
+            raw["payments"],
             basis=rules["tier_basis"],
             cut_method=rules.get("abc_cut_method", "cumulative_share"),
         )
@@ -84,10 +90,12 @@ def test_tiers_equal_pandas_oracle(demo_warehouse: Path, tmp_path: Path, rules) 
 
 def test_default_basis_equals_oracle(demo_warehouse: Path) -> None:
     """The published default (whatever basis the project's vars choose) matches the oracle."""
-    lines, costs = raw_frames(demo_warehouse)
+    raw = raw_frames(demo_warehouse)
     history = history_on(demo_warehouse, DEMO_END)
     basis = history["basis"].iloc[0]
-    expected = oracle_tiers(lines, DEMO_END, costs, basis=basis)
+    expected = oracle_tiers(
+        raw["lines"], DEMO_END, raw["costs"], raw["invoices"], raw["payments"], basis=basis
+    )
     assert dict(zip(history["customer_id"], history["abc_tier"], strict=True)) == expected
 
 

@@ -104,7 +104,8 @@ def test_boundary_customer_cumulative_share(edge_warehouse) -> None:
 
 
 def test_customer_leaves_history_when_window_has_no_lines(edge_warehouse) -> None:
-    """A customer appears on as-of dates whose window holds one of its lines, and no others."""
+    """A customer with sales only (no cost to serve, no receivables) appears on the as-of
+    dates whose window holds one of its lines, and no others."""
     _, history = edge_warehouse
     s1 = history[history["customer_id"] == "S1"]["as_of_date"].dt.date
     first_line = scenario_date(0) - timedelta(days=5)

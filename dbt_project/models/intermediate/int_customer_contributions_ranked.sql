@@ -3,16 +3,24 @@
 -- contribution of everyone ranked above it is below abc_a_cumulative_share of the total,
 -- so the first customer is always A. Comparisons are on money (decimal), not on float
 -- shares, so a customer starting exactly at the 80% boundary is B, never a rounding
--- accident. Customers with zero or negative contribution take no share and are D.
+-- accident. The count cut rounds the same way: A while the customers ranked above are
+-- fewer than abc_a_customer_share of the contributing customers (312 x 0.20 = 62.4, so
+-- ranks 1-63 are A).
+-- Only contributing customers (positive contribution and a sales line in the window)
+-- take a share and are cut. Everyone else is D: zero or negative contribution, or no
+-- sales at all (a debtor, a customer that only cost money; a cost reversal can leave such
+-- a customer with a positive customer profit, still no share). They rank after every
+-- contributing customer and neither cut counts them, so they never move the others' cut.
 -- The window figures (profit, loyalty, growth) pass through unchanged; revenue_rank ranks
--- revenue whatever the basis (the chicken-rib rule compares it with profit).
+-- revenue whatever the basis among the customers with a sales line in the window (the
+-- chicken-rib rule compares it with profit); null for a customer without sales.
 {%- set cut_method = abc_cut_method() %}
 {%- set passed_through = ['revenue', 'cogs', 'gross_profit'] -%}
 {%- for kind in cost_kinds() %}{% do passed_through.append(kind ~ '_cost') %}{% endfor -%}
 {%- do passed_through.extend([
-    'cost_to_serve', 'customer_profit', 'order_count', 'line_count', 'list_value',
-    'deep_discount_list_value', 'active_months', 'first_order_date', 'last_order_date',
-    'median_order_interval_days', 'recent_revenue', 'mom_current_amount',
+    'cost_to_serve', 'customer_profit', 'order_count', 'line_count', 'has_sales_in_window',
+    'list_value', 'deep_discount_list_value', 'active_months', 'first_order_date',
+    'last_order_date', 'median_order_interval_days', 'recent_revenue', 'mom_current_amount',
     'mom_previous_amount', 'yoy_current_amount', 'yoy_previous_amount',
 ]) %}
 
@@ -28,7 +36,8 @@ contributions as (
 
     select
         *,
-        {{ tier_basis_column() }} as contribution
+        {{ tier_basis_column() }} as contribution,
+        has_sales_in_window and {{ tier_basis_column() }} > 0 as is_contributing
     from windows
 
 ),
@@ -37,23 +46,27 @@ ranked as (
 
     select
         *,
-        row_number() over (
-            partition by as_of_date order by contribution desc, customer_id
-        ) as contribution_rank,
-        row_number() over (
-            partition by as_of_date order by revenue desc, customer_id
-        ) as revenue_rank,
-        count(*) over (partition by as_of_date) as ranked_customers,
-        sum(case when contribution > 0 then contribution else 0 end)
+        row_number() over contribution_order as contribution_rank,
+        case
+            when has_sales_in_window
+                then row_number() over (
+                    partition by as_of_date, has_sales_in_window order by revenue desc, customer_id
+                )
+        end as revenue_rank,
+        count(case when has_sales_in_window then 1 end)
+            over (partition by as_of_date) as customers_with_sales,
+        sum(case when is_contributing then contribution else 0 end)
             over (partition by as_of_date) as total_contribution,
-        sum(case when contribution > 0 then 1 else 0 end)
+        sum(case when is_contributing then 1 else 0 end)
             over (partition by as_of_date) as contributing_customers,
         coalesce(sum(contribution) over (
-            partition by as_of_date
-            order by contribution desc, customer_id
-            rows between unbounded preceding and 1 preceding
+            contribution_order rows between unbounded preceding and 1 preceding
         ), 0) as contribution_before
     from contributions
+    window contribution_order as (
+        partition by as_of_date
+        order by case when is_contributing then 0 else 1 end, contribution desc, customer_id
+    )
 
 ),
 
@@ -62,13 +75,13 @@ cut as (
     select
         *,
         case
-            when contribution <= 0 then 'D'
+            when not is_contributing then 'D'
             when contribution_before < total_contribution * {{ var('abc_a_cumulative_share') }} then 'A'
             when contribution_before < total_contribution * {{ var('abc_b_cumulative_share') }} then 'B'
             else 'C'
         end as share_cut_tier,
         case
-            when contribution <= 0 then 'D'
+            when not is_contributing then 'D'
             when contribution_rank - 1 < contributing_customers * {{ var('abc_a_customer_share') }} then 'A'
             when contribution_rank - 1
                 < contributing_customers
@@ -91,19 +104,20 @@ final as (
         {{ column }},
         {%- endfor %}
         cast(contribution as decimal(18, 2)) as contribution,
+        is_contributing,
         contribution_rank,
         case
-            when contribution > 0 then cast(contribution as double) / cast(total_contribution as double)
+            when is_contributing then cast(contribution as double) / cast(total_contribution as double)
             else 0
         end as share,
         case
-            when contribution > 0
+            when is_contributing
                 then cast(contribution_before + contribution as double) / cast(total_contribution as double)
         end as cumulative_share,
         share_cut_tier,
         count_cut_tier,
         revenue_rank,
-        ranked_customers,
+        customers_with_sales,
         {% if cut_method == 'cumulative_share' %}share_cut_tier{% else %}count_cut_tier{% endif %} as abc_tier
     from cut
 

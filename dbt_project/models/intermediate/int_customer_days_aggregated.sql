@@ -1,7 +1,8 @@
 -- Sales and cost to serve per customer per business day, for the days any as-of date of
 -- the build looks at (grid_start_date..as_of_date): the grain every trailing window is
 -- summed over, so windows never re-read raw lines. A day with costs but no sales has
--- line_count 0.
+-- line_count 0; cost_entry_count counts its entries, since any cost-to-serve entry in the
+-- window gives the customer a tier row, whatever its amount.
 with
 
 sales_lines as (
@@ -40,7 +41,8 @@ cost_days as (
         {%- for kind in cost_kinds() %}
         sum(case when cost_kind = '{{ kind }}' then amount else 0 end) as {{ kind }}_cost,
         {%- endfor %}
-        sum(amount) as cost_to_serve
+        sum(amount) as cost_to_serve,
+        count(*) as cost_entry_count
     from cost_to_serve
     where entry_date between {{ grid_start_date() }} and {{ as_of_date() }}
     group by customer_id, entry_date
@@ -58,6 +60,7 @@ customer_days as (
         coalesce(cost_days.{{ kind }}_cost, 0) as {{ kind }}_cost,
         {%- endfor %}
         coalesce(cost_days.cost_to_serve, 0) as cost_to_serve,
+        coalesce(cost_days.cost_entry_count, 0) as cost_entry_count,
         coalesce(sales_days.order_count, 0) as order_count,
         coalesce(sales_days.line_count, 0) as line_count,
         coalesce(sales_days.list_value, 0) as list_value,
@@ -85,6 +88,7 @@ final as (
         cast(revenue - cogs - cost_to_serve as decimal(18, 2)) as customer_profit,
         cast(order_count as bigint) as order_count,
         cast(line_count as bigint) as line_count,
+        cast(cost_entry_count as bigint) as cost_entry_count,
         cast(list_value as decimal(18, 2)) as list_value,
         cast(deep_discount_list_value as decimal(18, 2)) as deep_discount_list_value
     from customer_days

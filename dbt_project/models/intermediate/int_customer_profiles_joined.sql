@@ -85,7 +85,7 @@ conditions as (
         active_months < {{ var('one_off_min_active_months') }} as is_one_off_buyer,
         coalesce(
             revenue > 0
-            and revenue_rank <= greatest(1, ranked_customers * {{ var('chicken_rib_top_revenue_share') }})
+            and revenue_rank <= greatest(1, customers_with_sales * {{ var('chicken_rib_top_revenue_share') }})
             and customer_profit_rate < {{ var('chicken_rib_max_profit_rate') }},
             false
         ) as is_chicken_rib,

@@ -1,7 +1,11 @@
 -- Trailing-window figures per customer for every as-of date of the build
 -- (the loaded days in history_start_date..as_of_date): a dense customer x day grid summed with sliding
--- windows, one pass for all dates instead of one query per date. A row exists for each
--- customer with at least one sales line in the window ending on the as-of date.
+-- windows, one pass for all dates instead of one query per date. This model decides who
+-- gets a tier row on a date (DOMAIN.md §1): every customer with a sales line or a
+-- cost-to-serve entry in the window ending on the as-of date, or an open receivable
+-- balance on it. The grid holds the customers with sales or costs in its span; a debtor
+-- without either has no grid rows and gets zero money and counts, no active months and
+-- null median interval, as the grid gives a customer with nothing in the window.
 --   * money and counts: sums over the last window_days days;
 --   * growth: the basis metric over the last growth_mom_days days vs the growth_mom_days
 --     before, and over the last growth_yoy_days vs the same days growth_year_lag_days earlier;
@@ -39,6 +43,12 @@ as_of_dates as (
 
 ),
 
+receivables as (
+
+    select * from {{ ref('int_customer_receivables_aged') }}
+
+),
+
 calendar as (
 
     {{ dbt.date_spine('day', grid_start_date(), add_days(as_of_date(), 1)) }}
@@ -56,7 +66,6 @@ customers_in_span as (
 
     select distinct customer_id
     from customer_days
-    where line_count > 0
 
 ),
 
@@ -124,6 +133,7 @@ grid as (
         {%- endfor %}
         coalesce(customer_days.order_count, 0) as order_count,
         coalesce(customer_days.line_count, 0) as line_count,
+        coalesce(customer_days.cost_entry_count, 0) as cost_entry_count,
         coalesce(customer_days.{{ tier_basis_column() }}, 0) as basis_amount,
         coalesce(month_entry_days.active_month_delta, 0) as active_month_delta,
         order_days.order_date,
@@ -155,6 +165,7 @@ windowed as (
         {%- endfor %}
         sum(order_count) over trailing_window as order_count,
         sum(line_count) over trailing_window as line_count,
+        sum(cost_entry_count) over trailing_window as cost_entry_count,
         sum(active_month_delta) over history_to_date as active_months,
         max(order_date) over history_to_date as last_order_in_grid_date,
         {{ median('order_interval_days') }} over trailing_window as median_order_interval_days,
@@ -193,32 +204,55 @@ windowed as (
 
 ),
 
+windows_in_range as (
+
+    select * from windowed
+    where as_of_date in (select as_of_date from as_of_dates)
+
+),
+
+tiered as (
+
+    select customer_id, as_of_date
+    from windows_in_range
+    where line_count > 0 or cost_entry_count > 0
+
+    union
+
+    select customer_id, as_of_date
+    from receivables
+    where open_balance > 0
+
+),
+
 final as (
 
     select
-        windowed.customer_id,
-        windowed.as_of_date,
+        tiered.customer_id,
+        tiered.as_of_date,
         {%- for column in money_columns %}
-        cast(windowed.{{ column }} as decimal(18, 2)) as {{ column }},
+        cast(coalesce(windows_in_range.{{ column }}, 0) as decimal(18, 2)) as {{ column }},
         {%- endfor %}
-        cast(windowed.order_count as bigint) as order_count,
-        cast(windowed.line_count as bigint) as line_count,
-        cast(windowed.active_months as bigint) as active_months,
+        cast(coalesce(windows_in_range.order_count, 0) as bigint) as order_count,
+        cast(coalesce(windows_in_range.line_count, 0) as bigint) as line_count,
+        coalesce(windows_in_range.line_count, 0) > 0 as has_sales_in_window,
+        cast(coalesce(windows_in_range.active_months, 0) as bigint) as active_months,
         case
-            when first_orders.first_order_date <= windowed.as_of_date then first_orders.first_order_date
+            when first_orders.first_order_date <= tiered.as_of_date then first_orders.first_order_date
         end as first_order_date,
-        coalesce(windowed.last_order_in_grid_date, first_orders.last_order_before_grid_date) as last_order_date,
-        cast(windowed.median_order_interval_days as double) as median_order_interval_days,
-        cast(windowed.recent_revenue as decimal(18, 2)) as recent_revenue,
-        cast(windowed.mom_current_amount as decimal(18, 2)) as mom_current_amount,
-        cast(windowed.mom_previous_amount as decimal(18, 2)) as mom_previous_amount,
-        cast(windowed.yoy_current_amount as decimal(18, 2)) as yoy_current_amount,
-        cast(windowed.yoy_previous_amount as decimal(18, 2)) as yoy_previous_amount
-    from windowed
-    left join first_orders on windowed.customer_id = first_orders.customer_id
-    where
-        windowed.line_count > 0
-        and windowed.as_of_date in (select as_of_date from as_of_dates)
+        coalesce(windows_in_range.last_order_in_grid_date, first_orders.last_order_before_grid_date) as last_order_date,
+        cast(windows_in_range.median_order_interval_days as double) as median_order_interval_days,
+        cast(coalesce(windows_in_range.recent_revenue, 0) as decimal(18, 2)) as recent_revenue,
+        cast(coalesce(windows_in_range.mom_current_amount, 0) as decimal(18, 2)) as mom_current_amount,
+        cast(coalesce(windows_in_range.mom_previous_amount, 0) as decimal(18, 2)) as mom_previous_amount,
+        cast(coalesce(windows_in_range.yoy_current_amount, 0) as decimal(18, 2)) as yoy_current_amount,
+        cast(coalesce(windows_in_range.yoy_previous_amount, 0) as decimal(18, 2)) as yoy_previous_amount
+    from tiered
+    left join windows_in_range
+        on
+            tiered.customer_id = windows_in_range.customer_id
+            and tiered.as_of_date = windows_in_range.as_of_date
+    left join first_orders on tiered.customer_id = first_orders.customer_id
 
 )
 

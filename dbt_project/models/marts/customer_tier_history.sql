@@ -3,9 +3,16 @@
 -- and publishing replaces exactly those dates in marts.customer_tier_history, so reruns and
 -- backfills are idempotent.
 --
+-- Who has a row: every customer with a sales line or a cost-to-serve entry in the window,
+-- or an open receivable balance, on the as-of date (int_customer_windows_aggregated). A
+-- customer without sales takes no share and has null revenue_rank, customer_profit_rate
+-- and rebate_rate; its money and counts are 0; its credit figures and flags are as for
+-- anyone, so a debtor that stopped buying stays, D, with its credit codes and alerts.
+--
 -- The final tier starts from plain ABC (abc_tier) and goes through the rules in this
 -- order (vars in dbt_project.yml); each step can only keep or lower the tier, except 1:
 --   0 non_positive_contribution  ABC: no positive contribution on the basis -> D
+--     no_sales_in_window         ABC: no sales line in the window -> D (takes no share)
 --   1 hysteresis_hold            a demotion of the ABC tier waits until hysteresis_evaluations
 --                                consecutive daily evaluations were below the current tier
 --                                (the tier held is the best ABC tier of those days)
@@ -17,8 +24,10 @@
 --   7 negative_customer_profit   customer profit below zero -> D
 --   8 blocked                    blocklisted in the master -> D, drop candidate
 --   9 high_rebate_rate           flag only
--- reason_codes lists, in that order, the codes of rules 0-2 and 5-8 that moved the tier
--- and of the flags 3, 4 and 9 whenever raised. VIP levels split the final A tier.
+-- reason_codes lists, in that order, the codes of rules 0-2, 5 and 7 that moved the tier,
+-- of the drop rules 6 and 8 whenever they hold (also on a customer already D: they make it
+-- a drop candidate) and of the flags 3, 4 and 9 whenever raised. VIP levels split the
+-- final A tier.
 --
 -- Hysteresis reads the ABC tiers of the days before history_start_date from the published
 -- table and computes the days of the range with a window, so a range build equals the
@@ -28,14 +37,17 @@
     {{ exceptions.raise_compiler_error("var hysteresis_evaluations must be 1 (off) or more, not " ~ hysteresis) }}
 {%- endif %}
 {%- set d_rank = tier_letters() | length %}
+{#- is_coded_when_held: the code shows whenever the condition holds (flags, and the drop
+    rules, which make a drop candidate even of a customer already D); otherwise only when
+    the rule moved the tier. -#}
 {%- set rules = [
-    {'code': 'one_off_buyer', 'condition': 'is_one_off_buyer', 'max_rank': tier_var_rank('one_off_max_tier'), 'is_flag': false},
-    {'code': 'chicken_rib', 'condition': 'is_chicken_rib', 'max_rank': tier_var_rank('chicken_rib_max_tier'), 'is_flag': true},
-    {'code': 'price_chaser', 'condition': 'is_price_chaser', 'max_rank': tier_var_rank('price_chaser_max_tier'), 'is_flag': true},
-    {'code': 'credit_overdue_cap', 'condition': 'has_serious_overdue', 'max_rank': tier_var_rank('credit_cap_max_tier'), 'is_flag': false},
-    {'code': 'credit_drop', 'condition': 'has_chronic_overdue', 'max_rank': d_rank, 'is_flag': false},
-    {'code': 'negative_customer_profit', 'condition': 'has_negative_customer_profit', 'max_rank': d_rank, 'is_flag': false},
-    {'code': 'blocked', 'condition': 'is_blocked', 'max_rank': d_rank, 'is_flag': false},
+    {'code': 'one_off_buyer', 'condition': 'is_one_off_buyer', 'max_rank': tier_var_rank('one_off_max_tier'), 'is_coded_when_held': false},
+    {'code': 'chicken_rib', 'condition': 'is_chicken_rib', 'max_rank': tier_var_rank('chicken_rib_max_tier'), 'is_coded_when_held': true},
+    {'code': 'price_chaser', 'condition': 'is_price_chaser', 'max_rank': tier_var_rank('price_chaser_max_tier'), 'is_coded_when_held': true},
+    {'code': 'credit_overdue_cap', 'condition': 'has_serious_overdue', 'max_rank': tier_var_rank('credit_cap_max_tier'), 'is_coded_when_held': false},
+    {'code': 'credit_drop', 'condition': 'has_chronic_overdue', 'max_rank': d_rank, 'is_coded_when_held': true},
+    {'code': 'negative_customer_profit', 'condition': 'has_negative_customer_profit', 'max_rank': d_rank, 'is_coded_when_held': false},
+    {'code': 'blocked', 'condition': 'is_blocked', 'max_rank': d_rank, 'is_coded_when_held': true},
 ] %}
 
 with
@@ -160,9 +172,10 @@ coded as (
         nullif(concat_ws(
             ';',
             case when abc_tier = 'D' and contribution <= 0 then 'non_positive_contribution' end,
+            case when abc_tier = 'D' and not has_sales_in_window then 'no_sales_in_window' end,
             case when rank_1 < abc_rank then 'hysteresis_hold' end,
             {%- for rule in rules %}
-            {%- if rule.is_flag %}
+            {%- if rule.is_coded_when_held %}
             case when {{ rule.condition }} then '{{ rule.code }}' end,
             {%- else %}
             case when rank_{{ loop.index + 1 }} > rank_{{ loop.index }} then '{{ rule.code }}' end,

@@ -1,8 +1,8 @@
 -- Promotions and demotions: one row per customer per as-of date on which its final tier
 -- differs from its tier the day before. Transitions are between consecutive daily
--- evaluations; a customer entering or leaving customer_tier_history (a first line in the
--- window, or none left) is not a transition. History mart: a build holds its as-of dates
--- and reads the day before its range from the published customer_tier_history.
+-- evaluations; a customer entering or leaving customer_tier_history (a first sale, cost
+-- or open balance, or none left) is not a transition. History mart: a build holds its as-of
+-- dates and reads the day before its range from the published customer_tier_history.
 {%- set evaluated = ['as_of_date', 'customer_id', 'tier', 'abc_tier', 'reason_codes'] %}
 
 with
