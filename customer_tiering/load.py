@@ -204,7 +204,7 @@ def load(con: duckdb.DuckDBPyConnection, batches: Batches) -> dict[str, list[dat
 
 def first_pending_day(con: duckdb.DuckDBPyConnection) -> date | None:
     """The earliest loaded day no publish has recomputed yet."""
-    return con.execute(f"select min(business_date) from {PENDING}").fetchone()[0]
+    return con.execute(f"select min(business_date) from {PENDING}").fetchall()[0][0]
 
 
 def first_loaded_day(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> date | None:
@@ -212,4 +212,4 @@ def first_loaded_day(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) ->
     return con.execute(
         f"select min(business_date) from {LEDGER} where table_name in (select unnest(?))",
         [list(tables)],
-    ).fetchone()[0]
+    ).fetchall()[0][0]

@@ -176,7 +176,7 @@ def loaded_days(settings: Settings) -> dict[str, set[date]]:
         has_ledger = con.execute(
             "select count(*) from information_schema.tables"
             " where table_schema = 'raw' and table_name = '_batches'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         return {table: load.loaded_days(con, table) if has_ledger else set() for table in TABLES}
 
 

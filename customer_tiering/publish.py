@@ -81,7 +81,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool
             "select count(*) from information_schema.tables"
             " where table_schema = ? and table_name = ?",
             [schema, name],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 
@@ -91,7 +91,7 @@ def published_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
         return None
     return con.execute(
         f"select max(as_of_date) from {PUBLISHED_SCHEMA}.{HISTORY_TABLE}"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
 
 
 def columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> dict[str, str]:
@@ -110,7 +110,7 @@ def create_like_build(con: duckdb.DuckDBPyConnection, name: str) -> None:
     ddl = con.execute(
         "select sql from duckdb_tables() where schema_name = ? and table_name = ?",
         [BUILD_SCHEMA, name],
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     published, count = re.subn(
         rf'^CREATE TABLE "?{BUILD_SCHEMA}"?\.', f"CREATE TABLE {PUBLISHED_SCHEMA}.", ddl
     )
@@ -159,8 +159,8 @@ class Publication:
 def last_publication(con: duckdb.DuckDBPyConnection) -> Publication | None:
     if not table_exists(con, "raw", PUBLICATION.split(".")[1]):
         return None
-    row = con.execute(f"select fingerprint, as_of_date, loaded_at from {PUBLICATION}").fetchone()
-    return Publication(row[0], row[1], row[2].isoformat()) if row else None
+    rows = con.execute(f"select fingerprint, as_of_date, loaded_at from {PUBLICATION}").fetchall()
+    return Publication(rows[0][0], rows[0][1], rows[0][2].isoformat()) if rows else None
 
 
 def promote(
