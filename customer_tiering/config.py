@@ -35,6 +35,22 @@ class DemoSettings:
 
 
 @dataclass
+class ValidationSettings:
+    """Tolerances of the money checks (customer_tiering/money.py). A sales line passes when
+    |net_amount - (quantity * unit_price - discount_amount)| <= max(net_amount_tolerance,
+    net_amount_relative_tolerance * |quantity * unit_price|), compared in decimals."""
+
+    net_amount_tolerance: float = 0.01  # currency units; one cent off is ERP rounding
+    net_amount_relative_tolerance: float = 0.0  # fraction of |quantity * unit_price|; 0 = off
+
+    def __post_init__(self) -> None:
+        if not self.net_amount_tolerance >= 0:
+            raise ConfigError("validation: net_amount_tolerance must be zero or positive")
+        if not 0 <= self.net_amount_relative_tolerance < 1:
+            raise ConfigError("validation: net_amount_relative_tolerance must be in [0, 1)")
+
+
+@dataclass
 class Settings:
     """Everything a run needs to know that is not a business rule."""
 
@@ -51,6 +67,7 @@ class Settings:
     # Great Expectations suites, one JSON file per input table.
     expectations: Path = EXPECTATIONS_DIR
     demo: DemoSettings = field(default_factory=DemoSettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
     rules: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,7 +109,11 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         demo = DemoSettings(**(raw.pop("demo", None) or {}))
     except TypeError as exc:
         raise ConfigError(f"demo settings: {exc}") from exc
+    try:
+        validation = ValidationSettings(**(raw.pop("validation", None) or {}))
+    except TypeError as exc:
+        raise ConfigError(f"validation settings: {exc}") from exc
     for key in ("warehouse", "landing", "quarantine", "expectations"):
         if raw.get(key) is not None:
             raw[key] = Path(raw[key])
-    return Settings(demo=demo, **raw)
+    return Settings(demo=demo, validation=validation, **raw)
