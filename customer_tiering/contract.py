@@ -3,6 +3,10 @@
 One description serves the sources (which columns to produce), validation (which
 columns and types to expect) and the raw load (which warehouse types to cast to), so
 the contract is written down once.
+
+Every id (`*_id`: the table keys and the references between tables) is text: ERP document
+numbers look like `SO-2024-000123` or `INV/2024/0042`, leading zeros matter, and an
+integer id is its decimal text. Money is DECIMAL with a fixed scale, never a binary float.
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ class TableSpec:
     key: str
     columns: dict[str, str]  # column -> DuckDB type, in contract order
     date_column: str | None  # the column that dates a fact row; None for master tables
+
+    @property
+    def id_columns(self) -> tuple[str, ...]:
+        """The key and the references to other tables: text, compared as delivered."""
+        return tuple(name for name in self.columns if name.endswith("_id"))
 
     @property
     def is_master(self) -> bool:
@@ -61,8 +70,8 @@ TABLES: dict[str, TableSpec] = {
             "sales_lines",
             "line_id",
             {
-                "line_id": "BIGINT",
-                "order_id": "BIGINT",
+                "line_id": "VARCHAR",
+                "order_id": "VARCHAR",
                 "order_date": "DATE",
                 "customer_id": "VARCHAR",
                 "product_id": "VARCHAR",
@@ -78,7 +87,7 @@ TABLES: dict[str, TableSpec] = {
             "cost_to_serve",
             "entry_id",
             {
-                "entry_id": "BIGINT",
+                "entry_id": "VARCHAR",
                 "customer_id": "VARCHAR",
                 "entry_date": "DATE",
                 "kind": "VARCHAR",
@@ -90,7 +99,7 @@ TABLES: dict[str, TableSpec] = {
             "ar_invoices",
             "invoice_id",
             {
-                "invoice_id": "BIGINT",
+                "invoice_id": "VARCHAR",
                 "customer_id": "VARCHAR",
                 "invoice_date": "DATE",
                 "due_date": "DATE",
@@ -102,9 +111,9 @@ TABLES: dict[str, TableSpec] = {
             "ar_payments",
             "payment_id",
             {
-                "payment_id": "BIGINT",
+                "payment_id": "VARCHAR",
                 "customer_id": "VARCHAR",
-                "invoice_id": "BIGINT",
+                "invoice_id": "VARCHAR",
                 "payment_date": "DATE",
                 "amount": MONEY,
             },

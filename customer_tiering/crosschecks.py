@@ -20,6 +20,7 @@ import pandas as pd
 from customer_tiering.checks import SEVERITY, CheckResult, row_check
 from customer_tiering.contract import BUSINESS_DATE, TABLES
 from customer_tiering.load import LEDGER
+from customer_tiering.money import to_cents, tolerance_cents
 
 Batches = dict[str, tuple[pd.DataFrame, list[date]]]
 Warehouse = duckdb.DuckDBPyConnection | None
@@ -34,9 +35,11 @@ def references(
     known = set(batches[master][0].get(key, pd.Series(dtype=object)).dropna())
     if con is not None:
         con.register("batch_references", pd.DataFrame({key: frame[column].dropna().unique()}))
+        # Keys are text; the cast also serves a warehouse whose ids are still BIGINT
+        # (validation reads before the load migrates raw to the current contract).
         stored = con.execute(
-            f"select distinct {key} from raw.{master}"
-            f" where {key} in (select {key} from batch_references)"
+            f"select distinct cast({key} as varchar) as {key} from raw.{master}"
+            f" where cast({key} as varchar) in (select {key} from batch_references)"
         ).df()
         con.unregister("batch_references")
         known |= set(stored[key])
@@ -49,18 +52,24 @@ def payments_within_open_amount(
     table: str, batches: Batches, con: Warehouse, tolerance: float, severity: str
 ) -> list[CheckResult]:
     """All payments of an invoice (earlier ones in the warehouse plus this pull's) never
-    exceed its amount. Invoices unknown anywhere are the `references` rule's business."""
+    exceed its amount by more than `tolerance`. Summed and compared in whole cents, so a
+    payment exactly `tolerance` over passes. Invoices unknown anywhere are the
+    `references` rule's business."""
     payments, payment_days = batches[table]
     invoices, invoice_days = batches["ar_invoices"]
-    paid = payments.groupby("invoice_id")["amount"].sum().rename("paid")
-    amounts = invoices.drop_duplicates("invoice_id").set_index("invoice_id")["amount"]
+    paid = to_cents(payments["amount"]).groupby(payments["invoice_id"]).sum().rename("paid")
+    invoices = invoices.drop_duplicates("invoice_id")
+    amounts = to_cents(invoices["amount"]).set_axis(invoices["invoice_id"])
     earlier = pd.Series(0.0, index=paid.index)
     if con is not None and len(paid):
         con.register("batch_invoice_ids", pd.DataFrame({"invoice_id": paid.index}))
+        # Cents from the stored decimals; the id cast serves a warehouse not yet migrated.
         stored_amounts = con.execute(
             f"""
-            select invoice_id, any_value(amount)::double as amount from raw.ar_invoices
-            where invoice_id in (select invoice_id from batch_invoice_ids)
+            select cast(invoice_id as varchar) as invoice_id,
+                   cast(any_value(amount) * 100 as bigint) as amount
+            from raw.ar_invoices
+            where cast(invoice_id as varchar) in (select invoice_id from batch_invoice_ids)
               and {BUSINESS_DATE} not in (select unnest(?::date[]))
             group by invoice_id
             """,
@@ -68,8 +77,10 @@ def payments_within_open_amount(
         ).df()
         stored_paid = con.execute(
             f"""
-            select invoice_id, sum(amount)::double as paid from raw.ar_payments
-            where invoice_id in (select invoice_id from batch_invoice_ids)
+            select cast(invoice_id as varchar) as invoice_id,
+                   cast(sum(amount) * 100 as bigint) as paid
+            from raw.ar_payments
+            where cast(invoice_id as varchar) in (select invoice_id from batch_invoice_ids)
               and {BUSINESS_DATE} not in (select unnest(?::date[]))
             group by invoice_id
             """,
@@ -77,10 +88,11 @@ def payments_within_open_amount(
         ).df()
         con.unregister("batch_invoice_ids")
         new_ids = ~stored_amounts["invoice_id"].isin(amounts.index)
-        amounts = pd.concat([amounts, stored_amounts[new_ids].set_index("invoice_id")["amount"]])
+        stored = stored_amounts[new_ids].set_index("invoice_id")["amount"].astype("float64")
+        amounts = pd.concat([amounts, stored])
         earlier = earlier.add(stored_paid.set_index("invoice_id")["paid"], fill_value=0)
     total = earlier.reindex(paid.index, fill_value=0) + paid
-    over = total[total > amounts.reindex(total.index) + tolerance].index
+    over = total[total - amounts.reindex(total.index) > tolerance_cents(tolerance)].index
     failing = payments["invoice_id"].isin(over)
     config = {"tolerance": tolerance}
     return [row_check(table, payments, "payments_within_open_amount", severity, failing, config)]

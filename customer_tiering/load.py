@@ -39,7 +39,8 @@ def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBP
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create `raw` tables from the contract (typed: money is DECIMAL, never float)."""
+    """Create `raw` tables from the contract (typed: money is DECIMAL, never float), and
+    bring tables of an older contract up to this one."""
     con.execute("create schema if not exists raw")
     for spec in TABLES.values():
         columns = ", ".join(f"{name} {sql_type}" for name, sql_type in spec.columns.items())
@@ -54,6 +55,54 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         " primary key (table_name, business_date))"
     )
     con.execute(f"create table if not exists {PENDING} (business_date date primary key)")
+    migrate_text_columns(con)
+
+
+def migrate_text_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Turn raw columns that the contract types VARCHAR but an older contract stored
+    otherwise (document ids were BIGINT) into VARCHAR, and return them as `table.column`.
+
+    An integer id becomes its decimal text, as a source now delivers it. The ledger's
+    checksums hash typed values, so those of a migrated table are recomputed from its
+    stored rows: an unchanged day re-pulled later still counts as unchanged. All in one
+    transaction, so a warehouse is either wholly migrated or not at all."""
+    stored = con.execute(
+        "select table_name, column_name, data_type from information_schema.columns"
+        " where table_schema = 'raw'"
+    ).fetchall()
+    stale = [
+        (table, column)
+        for table, column, data_type in stored
+        if table in TABLES
+        and TABLES[table].columns.get(column) == "VARCHAR"
+        and data_type != "VARCHAR"
+    ]
+    if not stale:
+        return []
+    con.begin()
+    try:
+        for table, column in stale:
+            con.execute(f"alter table raw.{table} alter column {column} type varchar")
+        for table in dict.fromkeys(table for table, _ in stale):
+            column_list = ", ".join(TABLES[table].columns)
+            con.execute(
+                f"""
+                update {LEDGER} as ledger set checksum = stored.checksum
+                from (
+                    select {BUSINESS_DATE} as business_date,
+                           cast(sum(hash({column_list})) as varchar) as checksum
+                    from raw.{table}
+                    group by {BUSINESS_DATE}
+                ) as stored
+                where ledger.table_name = ? and ledger.business_date = stored.business_date
+                """,
+                [table],
+            )
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+    return [f"{table}.{column}" for table, column in stale]
 
 
 def loaded_days(con: duckdb.DuckDBPyConnection, table: str) -> set[date]:

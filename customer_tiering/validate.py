@@ -4,11 +4,11 @@ Each input table has one Great Expectations suite in `expectations/<table>.json`
 the whole pulled range at once (one pandas DataFrame per table, ephemeral GX context),
 so a two-year backfill costs one validation, not one per day; failing rows are traced
 back to their business days. The suite's `meta` adds what GX cannot express natively:
-`derived_columns` (pandas expressions, e.g. the gap between net_amount and
-quantity x unit_price - discount) for GX to range-check, and `cross_checks` run in
-pandas/DuckDB against the warehouse, read-only. A failed `critical` rule refuses the
-batch: the refused tables' days go to quarantine and `InputRefused` is raised; warnings
-are returned for the caller to print.
+`row_checks` (money rules compared in decimals, customer_tiering/money.py, with the
+tolerances of the `validation:` settings) and `cross_checks` run in pandas/DuckDB against
+the warehouse, read-only. A failed `critical` rule refuses the batch: the refused tables'
+days go to quarantine and `InputRefused` is raised; warnings are returned for the caller
+to print.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from customer_tiering.config import Settings
 from customer_tiering.crosschecks import Batches, run_cross_checks
 from customer_tiering.errors import InputRefused
 from customer_tiering.load import connect
+from customer_tiering.money import ROW_CHECKS
 
 # Lists GX returns per result that can be as long as the batch: kept out of stored JSON.
 _LONG_LISTS = ("unexpected_list", "unexpected_index_list", "unexpected_index_query")
@@ -149,17 +150,6 @@ def _observed(result: dict[str, Any]) -> str:
     return f"observed {result['observed_value']}" if "observed_value" in result else ""
 
 
-def _derived(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    """`frame` plus the suite's derived columns, when their inputs are present and numeric."""
-    extra = {}
-    for name, expression in columns.items():
-        try:
-            extra[name] = frame.eval(expression)
-        except (KeyError, TypeError, ValueError, pd.errors.UndefinedVariableError):
-            continue  # an input column is missing or mistyped: its own rules say so
-    return frame.assign(**extra)
-
-
 def check_batches(settings: Settings, batches: Batches) -> list[CheckResult]:
     """Every rule of every table's suite on the pulled batches, nothing written."""
     results: list[CheckResult] = []
@@ -169,9 +159,10 @@ def check_batches(settings: Settings, batches: Batches) -> list[CheckResult]:
         table: (frame.reset_index(drop=True), days) for table, (frame, days) in batches.items()
     }
     for table, (frame, days) in batches.items():
-        meta = suites[table].get("meta", {})
-        checked = _derived(frame, meta.get("derived_columns", {}))
-        results += _gx_results(table, checked, suites[table], batch_days(frame, days))
+        results += _gx_results(table, frame, suites[table], batch_days(frame, days))
+        for check in suites[table].get("meta", {}).get("row_checks", []):
+            rule = ROW_CHECKS[check["check"]]
+            results += rule(table, frame, settings.validation, check.get("severity", "critical"))
     refused_tables = {r.table for r in results if r.refuses}
     # Before the first load there is no warehouse: then the batch alone is the context.
     warehouse = settings.warehouse

@@ -70,8 +70,8 @@ def sales_frame(rows: list[tuple[str, date, float, float]]) -> pd.DataFrame:
         quantity = -1 if net_amount < 0 else 1
         records.append(
             {
-                "line_id": line_id,
-                "order_id": line_id,
+                "line_id": f"L{line_id:06d}",
+                "order_id": f"SO-{line_id:06d}",
                 "order_date": pd.Timestamp(order_date),
                 "customer_id": customer_id,
                 "product_id": "P1",

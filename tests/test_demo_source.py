@@ -107,7 +107,6 @@ def test_master_pull_range_returns_changed_snapshots(src: DemoSource) -> None:
 
 # --- the input contract ---------------------------------------------------------------
 DTYPES = {
-    "BIGINT": "int64",
     "DATE": "datetime64[s]",
     "VARCHAR": "str",
     "BOOLEAN": "bool",

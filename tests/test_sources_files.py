@@ -1,10 +1,13 @@
 """The files source through the command line: file drops written by `demo export`, then
 missing, malformed and truncated deliveries refused (exit 3, quarantined, warehouse
-unchanged), and GBK CSV and Excel exports with Chinese headers loaded."""
+unchanged), GBK CSV and Excel exports with Chinese headers loaded, and ERP document
+numbers (letters, dashes, slashes, leading zeros) kept as the text they are."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -12,15 +15,18 @@ import duckdb
 import pandas as pd
 import pytest
 
-from customer_tiering import cli
+from customer_tiering import cli, pipeline
 from customer_tiering.config import Settings
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import EXIT_INPUT_REFUSED, EXIT_OK
 from customer_tiering.quarantine import RESULT_FILE, SUMMARY_FILE
-from customer_tiering.sources.files import FilesSource, decode
+from customer_tiering.sources.files import FilesSource, decode, write_file
 from tests.good_warehouse import (
+    FIRST,
+    LOADED_UNTIL,
     NEXT_DAY,
     SCALE,
+    build,
     checksums,
     copy_state,
     demo_source,
@@ -179,3 +185,115 @@ def test_csv_encodings_are_detected() -> None:
     text = "客户编号,名称\nC1,华北\n"
     for raw in (text.encode("utf-8"), b"\xef\xbb\xbf" + text.encode("utf-8"), text.encode("gbk")):
         assert decode(raw) == text
+
+
+# The demo's ids rewritten as a real ERP numbers its documents. Each keeps the order of
+# the demo id it replaces, so ties broken by id fall the same way and tiers must match.
+ERP_IDS: dict[str, Callable[[pd.Series], pd.Series]] = {
+    "line_id": lambda ids: "LN/" + ids.str[:4] + "/" + ids.str[4:],  # LN/2024/0100000031
+    "order_id": lambda ids: "SO-" + ids.str[:4] + "-" + ids.str[4:],  # SO-2024-0100000012
+    "entry_id": lambda ids: "CTS-" + ids.str[:6] + "/" + ids.str[6:],
+    "invoice_id": lambda ids: "INV/" + ids.str[:4] + "/" + ids.str[4:],
+    "payment_id": lambda ids: "PAY-" + ids,
+    "customer_id": lambda ids: "0" + ids.str[1:],  # C00012 -> 000012: only digits, zeros lead
+    "product_id": lambda ids: "SKU-" + ids,
+}
+NUMERIC_CUSTOMER = {"customer_id", "reference_customer_id"}
+
+
+def rewrite_ids(landing: Path, out: Path) -> None:
+    """A copy of the CSV drops under `landing` with every id rewritten by ERP_IDS."""
+    shutil.copytree(landing, out)
+    for path in out.glob("*/*.csv"):
+        frame = pd.read_csv(path, dtype=str)
+        frame = frame.assign(**{c: ERP_IDS[c](frame[c]) for c in frame if c in ERP_IDS})
+        frame.to_csv(path, index=False)
+
+
+def published(warehouse: Path) -> dict[str, pd.DataFrame]:
+    """Every mart, rows sorted, customer and product ids mapped back to the demo's."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+                " order by 1"
+            ).fetchall()
+        ]
+        frames = {name: con.execute(f"select * from marts.{name}").df() for name in names}
+    return {
+        name: frame.sort_values(list(frame.columns)).reset_index(drop=True)
+        for name, frame in frames.items()
+    }
+
+
+def test_erp_document_numbers_load_and_tier_like_numeric_ids(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The good warehouse's two weeks again, every id an ERP string: it loads, the text
+    stays as delivered (000012 in raw and in the marts), and every published table equals
+    the one built from numeric ids once the customer and product codes are mapped back."""
+    numeric_warehouse, landing = build(tmp_path_factory.getbasetemp() / "good")
+    rewrite_ids(landing, tmp_path / "landing")
+    settings = Settings(
+        source="files",
+        landing=tmp_path / "landing",
+        warehouse=tmp_path / "erp" / "tiers.duckdb",
+        quarantine=tmp_path / "quarantine",
+        demo=SCALE,
+    )
+    pipeline.run(settings, FIRST, LOADED_UNTIL, source=FilesSource(settings.landing))
+
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        line = con.execute(
+            "select line_id, order_id, customer_id, product_id from raw.sales_lines"
+            " where customer_id = '000001' order by line_id limit 1"
+        ).fetchone()
+        payment = con.execute(
+            "select payment_id, invoice_id from raw.ar_payments order by payment_id limit 1"
+        ).fetchone()
+        types = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns"
+            " where table_schema = 'raw'"
+        ).fetchall()
+    assert line[0].startswith("LN/2024/01") and line[1].startswith("SO-2024-01")
+    assert line[2:] == ("000001", line[3]) and line[3].startswith("SKU-P")
+    assert payment[0].startswith("PAY-2024") and payment[1].startswith("INV/2024/")
+    id_types = {(t, c): data_type for t, c, data_type in types if c.endswith("_id")}
+    assert set(id_types) == {(t, c) for t, spec in TABLES.items() for c in spec.id_columns}
+    assert set(id_types.values()) == {"VARCHAR"}
+
+    erp, numeric = published(settings.warehouse), published(numeric_warehouse)
+    assert set(erp) == set(numeric) and len(erp["customer_tiers"]) > 30
+    assert erp["customer_tiers"]["customer_id"].str.fullmatch(r"0\d{5}").all()
+    for name, frame in erp.items():
+        undo = {c: "C" + frame[c].str[1:] for c in NUMERIC_CUSTOMER & set(frame)}
+        if "product_id" in frame:
+            undo["product_id"] = frame["product_id"].str.removeprefix("SKU-")
+        mapped = frame.assign(**undo).sort_values(list(frame.columns)).reset_index(drop=True)
+        pd.testing.assert_frame_equal(mapped, numeric[name], obj=name)
+
+
+def test_ids_arrive_as_text_from_every_file_format(tmp_path: Path) -> None:
+    """Parquet integer ids become their decimal text; text ids keep their leading zeros in
+    CSV, Excel and Parquet alike."""
+    day = date(2024, 2, 5)
+    lines = demo_source().pull_range("sales_lines", day, day)[list(TABLES["sales_lines"].columns)]
+    lines = lines.assign(order_date=lines["order_date"].dt.strftime("%Y-%m-%d"))
+    folder = tmp_path / "landing" / "sales_lines"
+    folder.mkdir(parents=True)
+
+    as_integers = lines.astype({"line_id": "int64", "order_id": "int64"})
+    as_integers.to_parquet(folder / f"{day}.parquet", index=False)
+    read = FilesSource(tmp_path / "landing").pull_range("sales_lines", day, day)
+    assert read["line_id"].dtype == "str" and read["order_id"].dtype == "str"
+    assert read["line_id"].tolist() == lines["line_id"].tolist()
+
+    erp = lines.assign(line_id=["000123", *("0" + lines["line_id"][1:])], order_id="SO-0042")
+    for suffix in ("csv", "xlsx", "parquet"):
+        for old in folder.iterdir():
+            old.unlink()
+        write_file(erp, folder / f"{day}.{suffix}")
+        read = FilesSource(tmp_path / "landing").pull_range("sales_lines", day, day)
+        assert read["line_id"].tolist() == erp["line_id"].tolist(), suffix
+        assert read["line_id"][0] == "000123" and set(read["order_id"]) == {"SO-0042"}

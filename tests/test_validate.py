@@ -11,6 +11,7 @@ import json
 import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,7 @@ import pandas as pd
 import pytest
 
 from customer_tiering import pipeline, validate
-from customer_tiering.config import EXPECTATIONS_DIR, Settings
+from customer_tiering.config import EXPECTATIONS_DIR, Settings, ValidationSettings
 from customer_tiering.contract import BUSINESS_DATE, TABLES
 from customer_tiering.errors import EXIT_INPUT_REFUSED, InputRefused
 from customer_tiering.quarantine import DATA_FILE, RESULT_FILE, SUMMARY_FILE
@@ -27,6 +28,7 @@ from tests.good_warehouse import NEXT_DAY, checksums, copy_state, demo_source, g
 
 Fault = Callable[[pd.DataFrame, Path], pd.DataFrame]
 DAY = NEXT_DAY.isoformat()
+NET_RULE = "net_amount_consistent"
 
 
 class FaultySource:
@@ -58,6 +60,23 @@ def duplicate_key(frame: pd.DataFrame, _: Path) -> pd.DataFrame:
     return frame
 
 
+def priced_line(
+    frame: pd.DataFrame, quantity: str, unit_price: str, discount: str, off: str
+) -> pd.DataFrame:
+    """Row 0 becomes a line whose net amount is `off` away from quantity x unit price -
+    discount (worked out in decimals, handed over as floats, as a source delivers)."""
+    expected = Decimal(quantity) * Decimal(unit_price) - Decimal(discount)
+    values = (quantity, unit_price, discount, str(expected + Decimal(off)))
+    frame.loc[0, ["quantity", "unit_price", "discount_amount", "net_amount"]] = [
+        float(v) for v in values
+    ]
+    return frame
+
+
+def net_amount_off(off: str) -> Fault:
+    return lambda frame, _: priced_line(frame, "3", "0.10", "0", off)
+
+
 def due_before_invoice(frame: pd.DataFrame, _: Path) -> pd.DataFrame:
     frame.loc[0, "due_date"] = frame.loc[0, "invoice_date"] - pd.Timedelta(days=1)
     return frame
@@ -71,7 +90,7 @@ def overpay_stored_invoice(frame: pd.DataFrame, warehouse: Path) -> pd.DataFrame
             " order by invoice_id limit 1"
         ).fetchone()
     payment = {
-        "payment_id": 99_000_001,
+        "payment_id": "PAY/2024/99000001",
         "customer_id": customer_id,
         "invoice_id": invoice_id,
         "payment_date": pd.Timestamp(NEXT_DAY),
@@ -109,11 +128,8 @@ CASES: dict[str, tuple[str, Fault, str]] = {
         set_cell("unit_price", -5.0),
         "expect_column_values_to_be_between(unit_price, 0 .. 1e+06)",
     ),
-    "net amount inconsistent": (
-        "sales_lines",
-        set_cell("net_amount", 123456.0),
-        "expect_column_values_to_be_between(net_amount_gap, -0.01 .. 0.01)",
-    ),
+    "net amount inconsistent": ("sales_lines", set_cell("net_amount", 123456.0), NET_RULE),
+    "net amount ten cents off": ("sales_lines", net_amount_off("0.10"), NET_RULE),
     "due date before invoice date": (
         "ar_invoices",
         due_before_invoice,
@@ -243,3 +259,51 @@ def test_suites_cover_the_contract() -> None:
                 "expect_column_values_to_be_of_type",
                 "expect_column_values_to_be_in_type_list",
             }, (table, column)
+
+
+def accepted_and_loaded(settings: Settings, fault: Fault) -> tuple[Decimal, ...]:
+    """Pull the next day through `fault`, validate and load it (dbt is not needed to show
+    that it loads); the stored quantity, unit price, discount and net amount of row 0."""
+    source = FaultySource("sales_lines", fault, settings.warehouse)
+    batches = pipeline.pull_batches(
+        settings, source, pipeline.loaded_days(settings), NEXT_DAY, NEXT_DAY
+    )
+    outcome = validate.validate_batches(settings, batches, NEXT_DAY, NEXT_DAY)
+    assert NET_RULE in {r.rule for r in outcome.results if r.table == "sales_lines"}
+    pipeline.load_batches(settings, batches)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        return con.execute(
+            "select quantity, unit_price, discount_amount, net_amount from raw.sales_lines"
+            " where line_id = ?",
+            [batches["sales_lines"][0].loc[0, "line_id"]],
+        ).fetchone()
+
+
+@pytest.mark.parametrize("off", ["0.01", "-0.01"])
+def test_a_line_exactly_one_cent_off_loads(settings: Settings, off: str) -> None:
+    """3 x 0.10 is 0.30000000000000004 in binary floats: a float check of a net amount of
+    0.29 sees a gap above one cent and refuses it; the decimal check sees exactly 0.01."""
+    assert abs(0.29 - 3 * 0.1) > 0.01  # the float trap the -0.01 line sets
+    loaded = accepted_and_loaded(settings, net_amount_off(off))
+    assert loaded == (
+        Decimal("3.000"),
+        Decimal("0.10"),
+        Decimal("0.00"),
+        Decimal("0.30") + Decimal(off),
+    )
+
+
+def test_relative_tolerance_accepts_an_erp_rounding_unit_prices(settings: Settings) -> None:
+    """1,000 units at 12.34 exported, priced by the ERP at 12.3449: net 12,344.90 is 4.90
+    off, refused by the one-cent default. With net_amount_relative_tolerance 0.0005 the
+    line may be off by 0.0005 x 12,340 = 6.17: exactly 6.17 loads, 6.18 is refused."""
+
+    def line_off(off: str) -> Fault:
+        return lambda frame, _: priced_line(frame, "1000", "12.34", "0", off)
+
+    with pytest.raises(InputRefused, match=f"{NET_RULE} \\[fail\\]"):
+        accepted_and_loaded(settings, line_off("4.90"))
+    settings.validation = ValidationSettings(net_amount_relative_tolerance=0.0005)
+    with pytest.raises(InputRefused, match=f"{NET_RULE} \\[fail\\]"):
+        accepted_and_loaded(settings, line_off("6.18"))
+    assert accepted_and_loaded(settings, line_off("6.17"))[3] == Decimal("12346.17")

@@ -1,14 +1,20 @@
 """Type a delivered frame to the input contract, without hiding what does not fit.
 
 Sources that read text or a foreign database (files, sql) get strings, Decimals and date
-objects. Each column is converted to the pandas dtype validation expects (str, int64,
-float64, datetime64, bool). A value that does not convert is kept as received in an
-object column beside the converted ones, so validation names the column, counts the bad
-values and shows them, instead of the load failing on a cast or the value silently
-becoming null.
+objects. Each column is converted to the pandas dtype validation expects (str, float64,
+datetime64, bool). Ids are text: a delivered string is kept as it is (`000123` stays
+`000123`); an integer becomes its decimal text (a Parquet int64 123, a SQL NUMERIC 123 and
+a float 123.0, which is what a null makes of an integer column, all become `123`). A value
+that does not convert is kept as received in an object column beside the converted ones,
+so validation names the column, counts the bad values and shows them, instead of the load
+failing on a cast or the value silently becoming null.
 """
 
 from __future__ import annotations
+
+import math
+import numbers
+from decimal import Decimal
 
 import pandas as pd
 
@@ -26,12 +32,26 @@ def _keep_bad(original: pd.Series, converted: pd.Series, bad: pd.Series) -> pd.S
     return original.astype(object).where(bad, converted.astype(object))
 
 
-def _to_integer(values: pd.Series) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = values.notna() & (numbers.isna() | (numbers % 1 != 0))
-    if not bad.any() and numbers.notna().all():
-        numbers = numbers.astype("int64")
-    return _keep_bad(values, numbers, bad)
+def _key_text(value: object) -> str | None:
+    """One id as text; None for a value that is no id (a fraction, a flag)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return None
+
+
+def _to_key(values: pd.Series) -> pd.Series:
+    """Ids as text. Text columns (CSV and Excel are read as text) pass untouched, so
+    leading zeros survive; numbers become their decimal digits."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values
+    if pd.api.types.is_integer_dtype(values):
+        return values.astype("str")  # vectorised: Parquet and SQL integer ids
+    texts = values.map(_key_text, na_action="ignore")
+    return _keep_bad(values, texts.astype("str"), values.notna() & texts.isna())
 
 
 def _to_decimal(values: pd.Series) -> pd.Series:
@@ -63,7 +83,6 @@ def _to_text(values: pd.Series) -> pd.Series:
 
 _CONVERTERS = {
     "VARCHAR": _to_text,
-    "BIGINT": _to_integer,
     "DATE": _to_date,
     "BOOLEAN": _to_boolean,
 }
@@ -77,6 +96,9 @@ def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     typed = {}
     for column, sql_type in spec.columns.items():
         if column in frame.columns:
-            convert = _CONVERTERS.get(sql_type, _to_decimal)  # DECIMAL(p,s) types
+            if column in spec.id_columns:
+                convert = _to_key
+            else:
+                convert = _CONVERTERS.get(sql_type, _to_decimal)  # DECIMAL(p,s) types
             typed[column] = convert(frame[column].reset_index(drop=True))
     return pd.DataFrame(typed, index=pd.RangeIndex(len(frame)))

@@ -55,7 +55,9 @@ def decode(raw: bytes) -> str:
 
 
 def read_file(path: Path) -> pd.DataFrame:
-    """One delivered file as strings (CSV, Excel) or its own types (Parquet)."""
+    """One delivered file as strings (CSV, Excel) or its own types (Parquet). Text keeps
+    ids as the ERP wrote them (`000123` would otherwise be read as the number 123);
+    `conform` then makes Parquet's integer ids their decimal text."""
     suffix = path.suffix.lstrip(".")
     if suffix == "csv":
         return pd.read_csv(io.StringIO(decode(path.read_bytes())), dtype=str)

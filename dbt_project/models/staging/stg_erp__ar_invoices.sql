@@ -8,9 +8,10 @@ source as (
 
 renamed as (
 
+    -- ids are text (input contract): a document number is no number
     select
-        invoice_id,
-        customer_id,
+        cast(invoice_id as varchar) as invoice_id,
+        cast(customer_id as varchar) as customer_id,
         invoice_date,
         due_date,
         amount as invoice_amount,

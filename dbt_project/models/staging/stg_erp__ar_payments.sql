@@ -8,10 +8,11 @@ source as (
 
 renamed as (
 
+    -- ids are text (input contract): a document number is no number
     select
-        payment_id,
-        customer_id,
-        invoice_id,
+        cast(payment_id as varchar) as payment_id,
+        cast(customer_id as varchar) as customer_id,
+        cast(invoice_id as varchar) as invoice_id,
         payment_date,
         amount as payment_amount,
         _loaded_at as loaded_at

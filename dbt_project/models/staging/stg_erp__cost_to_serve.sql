@@ -8,9 +8,10 @@ source as (
 
 renamed as (
 
+    -- ids are text (input contract): a document number is no number
     select
-        entry_id,
-        customer_id,
+        cast(entry_id as varchar) as entry_id,
+        cast(customer_id as varchar) as customer_id,
         entry_date,
         kind as cost_kind,
         amount,

@@ -8,8 +8,9 @@ source as (
 
 renamed as (
 
+    -- ids are text (input contract): a document number is no number
     select
-        customer_id,
+        cast(customer_id as varchar) as customer_id,
         name as customer_name,
         region,
         channel,

@@ -8,8 +8,9 @@ source as (
 
 renamed as (
 
+    -- ids are text (input contract): a document number is no number
     select
-        product_id,
+        cast(product_id as varchar) as product_id,
         name as product_name,
         category,
         list_price,

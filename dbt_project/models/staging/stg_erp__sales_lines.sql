@@ -8,12 +8,13 @@ source as (
 
 renamed as (
 
+    -- ids are text (input contract): a document number is no number
     select
-        line_id,
-        order_id,
+        cast(line_id as varchar) as line_id,
+        cast(order_id as varchar) as order_id,
         order_date,
-        customer_id,
-        product_id,
+        cast(customer_id as varchar) as customer_id,
+        cast(product_id as varchar) as product_id,
         quantity,
         unit_price,
         discount_amount,
