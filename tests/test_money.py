@@ -140,12 +140,16 @@ def test_payments_within_open_amount_compare_cents(
 def test_validation_settings_come_from_tiering_yml(tmp_path: Path) -> None:
     config = tmp_path / "tiering.yml"
     config.write_text("lookback_days: 7\n", encoding="utf-8")
-    assert load_settings(config).validation == ValidationSettings(0.01, 0.0)
+    assert load_settings(config).validation == ValidationSettings(
+        net_amount_tolerance=0.01, net_amount_relative_tolerance=0.0
+    )
     config.write_text(
         "validation: {net_amount_tolerance: 0.02, net_amount_relative_tolerance: 0.0001}\n",
         encoding="utf-8",
     )
-    assert load_settings(config).validation == ValidationSettings(0.02, 0.0001)
+    assert load_settings(config).validation == ValidationSettings(
+        net_amount_tolerance=0.02, net_amount_relative_tolerance=0.0001
+    )
     for wrong in (
         "{net_amount_tolerence: 0.02}",
         "{net_amount_tolerance: -0.01}",
