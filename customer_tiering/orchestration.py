@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 # The DAG file imports this module at parse time, which the dag-processor repeats every
 # few seconds: pandas, DuckDB and the pipeline are imported inside the steps instead.
 
-# The Airflow pool (one slot) that serializes every task opening the warehouse file.
+# The Airflow pool (one slot) for the tasks that open the warehouse: they would only wait
+# for the warehouse lock, so they need not hold more worker slots than one.
 WAREHOUSE_POOL = "tiering_warehouse"
 RUNS_DIR = ".runs"
 # Business days are dates in the distributor's timezone; the DAG's schedule uses the same.

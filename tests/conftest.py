@@ -28,7 +28,11 @@ class FrameSource:
     def pull_range(
         self, table: str, start: date, end: date, known_at: date | None = None
     ) -> pd.DataFrame:
+        # Ids as text, as every real source delivers them (customer_tiering.sources.conform).
         frame = self.frames[table].copy()
+        for column in TABLES[table].id_columns:
+            if column in frame.columns:
+                frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
         spec = TABLES[table]
         if spec.is_master:
             frame[BUSINESS_DATE] = pd.Timestamp(start)
@@ -56,6 +60,14 @@ def pull_batches(settings: Settings, source: object, start: date, end: date) -> 
     pipeline.prepare(ctx)
     pipeline.pull_all(ctx, source)  # type: ignore[arg-type]
     return ctx.store.batches()
+
+
+def load_batches(settings: Settings, batches: dict) -> dict[str, list[date]]:
+    """Load batches into the warehouse's raw schema as a build's load step does."""
+    from customer_tiering import load
+
+    with load.connect(settings.warehouse) as con:
+        return load.load(con, batches)
 
 
 def empty_frame(table: str) -> pd.DataFrame:

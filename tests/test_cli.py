@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from customer_tiering import cli, pipeline, publish
+from customer_tiering import cli, pipeline, summary
 from customer_tiering.config import Settings
 from customer_tiering.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
@@ -138,10 +138,11 @@ def test_a_valid_file_runs_with_its_rules(tmp_path: Path, monkeypatch: pytest.Mo
     )
     runs: list[Settings] = []
     monkeypatch.setattr(
-        pipeline, "run", lambda settings, start, end, console: runs.append(settings)
+        pipeline,
+        "run",
+        lambda settings, start, end, console, full_refresh: runs.append(settings),
     )
-    monkeypatch.setattr(publish, "export_snapshot", lambda warehouse, snapshot: [])
-    monkeypatch.setattr(publish, "print_tier_summary", lambda warehouse, console: None)
+    monkeypatch.setattr(summary, "print_tier_summary", lambda warehouse, console: None)
     assert cli.main(["run", "--date", "2024-01-05", "--warehouse", "w.duckdb"]) == EXIT_OK
     [settings] = runs
     assert settings.rules == {"window_days": 180}

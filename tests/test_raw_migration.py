@@ -14,6 +14,7 @@ from customer_tiering import load, pipeline, validate
 from customer_tiering.config import Settings
 from customer_tiering.contract import FACT_TABLES, TABLES
 from customer_tiering.sources.files import FilesSource
+from tests.conftest import load_batches, pull_batches
 from tests.good_warehouse import NEXT_DAY, copy_state, demo_source
 
 # What the previous contract typed BIGINT.
@@ -65,9 +66,8 @@ def test_bigint_ids_are_migrated_to_text_and_unchanged_days_stay_unchanged(
 ) -> None:
     settings = Settings(warehouse=tmp_path / "tiers.duckdb", quarantine=tmp_path / "q")
     start, end = date(2024, 1, 1), date(2024, 1, 20)
-    none_loaded = {table: set() for table in TABLES}
-    batches = pipeline.pull_batches(settings, demo_source(), none_loaded, start, end)
-    pipeline.load_batches(settings, batches)
+    batches = pull_batches(settings, demo_source(), start, end)
+    load_batches(settings, batches)
     with duckdb.connect(str(settings.warehouse)) as con:
         current = ledger(con)
         line_ids = con.execute("select line_id from raw.sales_lines order by 1").fetchall()

@@ -23,7 +23,7 @@ from customer_tiering.config import EXPECTATIONS_DIR, Settings, ValidationSettin
 from customer_tiering.contract import BUSINESS_DATE, TABLES
 from customer_tiering.errors import EXIT_INPUT_REFUSED, InputRefused
 from customer_tiering.quarantine import DATA_FILE, RESULT_FILE, SUMMARY_FILE
-from tests.conftest import pull_batches
+from tests.conftest import load_batches, pull_batches
 from tests.good_warehouse import NEXT_DAY, checksums, copy_state, demo_source, good_checksums
 
 Fault = Callable[[pd.DataFrame, Path], pd.DataFrame]
@@ -265,12 +265,10 @@ def accepted_and_loaded(settings: Settings, fault: Fault) -> tuple[Decimal, ...]
     """Pull the next day through `fault`, validate and load it (dbt is not needed to show
     that it loads); the stored quantity, unit price, discount and net amount of row 0."""
     source = FaultySource("sales_lines", fault, settings.warehouse)
-    batches = pipeline.pull_batches(
-        settings, source, pipeline.loaded_days(settings), NEXT_DAY, NEXT_DAY
-    )
+    batches = pull_batches(settings, source, NEXT_DAY, NEXT_DAY)
     outcome = validate.validate_batches(settings, batches, NEXT_DAY, NEXT_DAY)
     assert NET_RULE in {r.rule for r in outcome.results if r.table == "sales_lines"}
-    pipeline.load_batches(settings, batches)
+    load_batches(settings, batches)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         return con.execute(
             "select quantity, unit_price, discount_amount, net_amount from raw.sales_lines"
