@@ -150,7 +150,7 @@ class Rules(BaseModel):
             ("abc_a_cumulative_share", "abc_b_cumulative_share"),
             ("vip_diamond_share", "vip_gold_share"),
             ("churn_recent_days", "window_days"),  # the churn baseline is the rest of it
-            ("outlook_run_rate_days", "window_days"),  # a run rate of the whole window is no outlook
+            ("outlook_run_rate_days", "window_days"),  # a whole-window run rate is no outlook
         ):
             if getattr(self, low) >= getattr(self, high):
                 key, other = blame(high, low)

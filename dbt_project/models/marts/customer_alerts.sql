@@ -54,8 +54,8 @@
     {'type': 'tier_at_risk', 'category': 'outlook', 'condition': 'is_tier_at_risk', 'is_outlook': true,
      'metric': 'run_rate_contribution', 'threshold': 'tier_cut_point',
      'detail': "'run rate (last " ~ var('outlook_run_rate_days') ~ " days x " ~ var('window_days') ~ "/" ~ var('outlook_run_rate_days') ~ ") '"
-        ~ " || cast(round(run_rate_contribution, 2) as varchar) || ' below the ' || tier || ' cut point '"
-        ~ " || cast(round(tier_cut_point, 2) as varchar) || '; projects ' || projected_tier"},
+        ~ " || cast(cast(run_rate_contribution as decimal(18, 2)) as varchar) || ' below the ' || tier || ' cut point '"
+        ~ " || cast(cast(tier_cut_point as decimal(18, 2)) as varchar) || '; projects ' || projected_tier"},
 ] %}
 
 with
