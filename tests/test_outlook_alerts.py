@@ -175,7 +175,8 @@ def test_demo_growers_are_development_candidates_before_their_promotion(
 def test_demo_churners_are_at_risk_before_their_demotion(demo_warehouse: Path) -> None:
     """The demo has no separate decliner: its churners are A customers whose buying fades
     from 2025-04-01 to silence on 2025-06-01. Their 365-day tier holds A for months; the
-    90-day run rate puts them at risk first, and the alert stands until the demotion."""
+    90-day run rate puts them at risk first: at least two months ahead, and every day of
+    those two months."""
     alerts = query(
         demo_warehouse,
         "select customer_id, as_of_date, tier, projected_tier, tier_shortfall"
@@ -189,10 +190,11 @@ def test_demo_churners_are_at_risk_before_their_demotion(demo_warehouse: Path) -
     ).set_index("customer_id")["demoted"]
     for customer in CHURNERS:
         rows = alerts[alerts["customer_id"] == customer]
-        first = rows["as_of_date"].min()
-        assert pd.Timestamp("2025-04-01") < first < demotions[customer]
-        before = rows[rows["as_of_date"] < demotions[customer]]
+        warned_from = demotions[customer] - pd.Timedelta(days=60)
+        assert pd.Timestamp("2025-04-01") < rows["as_of_date"].min() <= warned_from
+        before = rows[rows["as_of_date"].between(warned_from, demotions[customer], "left")]
+        assert len(before) == 60  # every day until the demotion
         assert (before["tier"] == "A").all() and (before["tier_shortfall"] > 0).all()
-        assert len(before) == (demotions[customer] - first).days  # every day until the demotion
+        assert set(before["projected_tier"]) <= {"B", "C", "D"}
     steady_big = alerts[alerts["customer_id"].isin(["C00001", "C00002", "C00003"])]
     assert steady_big.empty
