@@ -36,6 +36,7 @@ Ratio = Annotated[float, Field(gt=0, description="a ratio")]
 Deviation = Annotated[float, Field(ge=0, description="a fraction")]
 Factor = Annotated[float, Field(gt=0, description="a multiple")]
 Money = Annotated[float, Field(ge=0, description="an amount of money")]
+Growth = Annotated[float, Field(ge=-1, description="a growth rate")]
 Tier = Literal["A", "B", "C", "D"]
 
 
@@ -81,6 +82,13 @@ class Rules(BaseModel):
     growth_mom_days: Days
     growth_yoy_days: Days
     growth_year_lag_days: Days
+    # 4b. Outlook: customers to develop and tiers at risk
+    outlook_run_rate_days: Days
+    develop_min_active_months: Count
+    develop_min_yoy_growth: Growth
+    develop_min_mom_growth: Growth
+    develop_growth_top_share: PositiveShare
+    develop_min_on_time_share: Share
     # 5. Price chasers, churn and the monthly baseline
     price_chaser_min_list_discount: Share
     price_chaser_min_peer_discount: Share
@@ -142,6 +150,7 @@ class Rules(BaseModel):
             ("abc_a_cumulative_share", "abc_b_cumulative_share"),
             ("vip_diamond_share", "vip_gold_share"),
             ("churn_recent_days", "window_days"),  # the churn baseline is the rest of it
+            ("outlook_run_rate_days", "window_days"),  # a whole-window run rate is no outlook
         ):
             if getattr(self, low) >= getattr(self, high):
                 key, other = blame(high, low)

@@ -1,6 +1,7 @@
 """dbt unit tests (the `unit_tests:` of the dbt project's yml files): hand-computed fixtures
-for ageing buckets, DSO, days late, settlement, cumulative share, hysteresis, rule order
-and price exceptions. Production builds exclude them (`--exclude-resource-type unit_test`).
+for ageing buckets, DSO, days late, settlement, cumulative share, hysteresis, rule order,
+price exceptions and the outlook (develop candidates, tiers at risk). Production builds
+exclude them (`--exclude-resource-type unit_test`).
 
 dbt reads the column types of a unit test's inputs from the warehouse, so the models must
 exist first: on a warehouse with empty raw tables, one `dbt build --empty` builds every
@@ -23,6 +24,8 @@ UNIT_TESTS = {
     "tier_history_hysteresis_holds_demotions",
     "tier_history_rules_in_order",
     "price_exceptions_big_customer_paying_less",
+    "tier_outlooks_develop_conditions",
+    "tier_outlooks_projection_and_peers",
 }
 
 

@@ -13,10 +13,12 @@
 {%- endmacro %}
 
 {#- How many days before an as-of date its figures reach back: the trailing window, the
-    year-over-year comparison period a year earlier, or the two month-over-month periods. -#}
+    year-over-year comparison period a year earlier, the two month-over-month periods, or
+    the outlook's run-rate period. -#}
 {% macro lookback_days() -%}
     {{ return([
         var("window_days") | int,
+        var("outlook_run_rate_days") | int,
         (var("growth_year_lag_days") | int) + (var("growth_yoy_days") | int),
         2 * (var("growth_mom_days") | int),
     ] | max) }}

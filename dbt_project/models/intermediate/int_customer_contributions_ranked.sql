@@ -21,7 +21,7 @@
     'cost_to_serve', 'customer_profit', 'order_count', 'line_count', 'has_sales_in_window',
     'list_value', 'deep_discount_list_value', 'active_months', 'first_order_date',
     'last_order_date', 'median_order_interval_days', 'recent_revenue', 'mom_current_amount',
-    'mom_previous_amount', 'yoy_current_amount', 'yoy_previous_amount',
+    'mom_previous_amount', 'yoy_current_amount', 'yoy_previous_amount', 'recent_contribution',
 ]) %}
 
 with

@@ -13,12 +13,15 @@
 --     with running sums of dated events (an order day counts for its month from the first
 --     as-of date on which it is that month's earliest order day in the window, until it
 --     leaves the window);
---   * median interval between order days, on order days inside the window.
+--   * median interval between order days, on order days inside the window;
+--   * recent contribution: the basis metric over the last outlook_run_rate_days days (the
+--     outlook's run rate).
 {%- set window_days = var('window_days') | int %}
 {%- set mom_days = var('growth_mom_days') | int %}
 {%- set yoy_days = var('growth_yoy_days') | int %}
 {%- set year_lag = var('growth_year_lag_days') | int %}
 {%- set recent_days = var('churn_recent_days') | int %}
+{%- set run_rate_days = var('outlook_run_rate_days') | int %}
 {%- set money_columns = ['revenue', 'cogs', 'gross_profit'] -%}
 {%- for kind in cost_kinds() %}{% do money_columns.append(kind ~ '_cost') %}{% endfor -%}
 {%- do money_columns.extend(['cost_to_serve', 'customer_profit', 'list_value', 'deep_discount_list_value']) %}
@@ -188,7 +191,11 @@ windowed as (
         sum(basis_amount) over (
             partition by customer_id order by activity_date
             rows between {{ year_lag + yoy_days - 1 }} preceding and {{ year_lag }} preceding
-        ) as yoy_previous_amount
+        ) as yoy_previous_amount,
+        sum(basis_amount) over (
+            partition by customer_id order by activity_date
+            rows between {{ run_rate_days - 1 }} preceding and current row
+        ) as recent_contribution
     from grid
     window
         trailing_window as (
@@ -246,7 +253,8 @@ final as (
         cast(coalesce(windows_in_range.mom_current_amount, 0) as decimal(18, 2)) as mom_current_amount,
         cast(coalesce(windows_in_range.mom_previous_amount, 0) as decimal(18, 2)) as mom_previous_amount,
         cast(coalesce(windows_in_range.yoy_current_amount, 0) as decimal(18, 2)) as yoy_current_amount,
-        cast(coalesce(windows_in_range.yoy_previous_amount, 0) as decimal(18, 2)) as yoy_previous_amount
+        cast(coalesce(windows_in_range.yoy_previous_amount, 0) as decimal(18, 2)) as yoy_previous_amount,
+        cast(coalesce(windows_in_range.recent_contribution, 0) as decimal(18, 2)) as recent_contribution
     from tiered
     left join windows_in_range
         on

@@ -9,6 +9,10 @@
 --   price   price_chaser    most volume bought at deep discount
 --   profit  chicken_rib     big by revenue, little profit
 --           high_rebate_rate rebates / net sales above rebate_rate_ceiling
+--   outlook develop_candidate a loyal, growing B or C customer to develop (int_customer_tier_outlooks_projected)
+--           tier_at_risk    an A or B customer whose recent run rate projects a lower tier
+-- The outlook alerts also carry projected_tier, run_rate_contribution and tier_shortfall
+-- (null on the other alert types).
 -- The company-wide monthly baseline (transacting customers, average order value) is the
 -- separate mart customer_activity_monthly.
 {%- set alerts = [
@@ -36,6 +40,22 @@
     {'type': 'high_rebate_rate', 'category': 'profit', 'condition': 'is_rebate_rate_high',
      'metric': 'rebate_rate', 'threshold': var('rebate_rate_ceiling'),
      'detail': "'rebates above the ceiling share of net sales'"},
+    {'type': 'develop_candidate', 'category': 'outlook', 'condition': 'is_develop_candidate', 'is_outlook': true,
+     'metric': 'yoy_growth', 'threshold': var('develop_min_yoy_growth'),
+     'detail': "tier || ' customer active ' || cast(active_months as varchar) || ' months'"
+        ~ " || ', yoy growth ' || cast(round(yoy_growth, 3) as varchar)"
+        ~ " || ' (' || cast(tier_customers_growing_faster as varchar) || ' of '"
+        ~ " || cast(tier_customers_with_growth as varchar) || ' customers of its tier grow faster)'"
+        ~ " || ', mom growth ' || cast(round(mom_growth, 3) as varchar)"
+        ~ " || ', on-time share ' || coalesce(cast(round(on_time_share, 3) as varchar), 'none due')"
+        ~ " || ', profit rate ' || cast(round(customer_profit_rate, 3) as varchar)"
+        ~ " || ' vs tier median ' || cast(round(tier_median_profit_rate, 3) as varchar)"
+        ~ " || '; run rate projects ' || projected_tier"},
+    {'type': 'tier_at_risk', 'category': 'outlook', 'condition': 'is_tier_at_risk', 'is_outlook': true,
+     'metric': 'run_rate_contribution', 'threshold': 'tier_cut_point',
+     'detail': "'run rate (last " ~ var('outlook_run_rate_days') ~ " days x " ~ var('window_days') ~ "/" ~ var('outlook_run_rate_days') ~ ") '"
+        ~ " || cast(cast(run_rate_contribution as decimal(18, 2)) as varchar) || ' below the ' || tier || ' cut point '"
+        ~ " || cast(cast(tier_cut_point as decimal(18, 2)) as varchar) || '; projects ' || projected_tier"},
 ] %}
 
 with
@@ -44,6 +64,33 @@ history as (
 
     select * from {{ ref('customer_tier_history') }}
     where as_of_date between {{ history_start_date() }} and {{ as_of_date() }}
+
+),
+
+outlooks as (
+
+    select * from {{ ref('int_customer_tier_outlooks_projected') }}
+
+),
+
+evaluated as (
+
+    select
+        history.*,
+        outlooks.run_rate_contribution,
+        outlooks.projected_tier,
+        outlooks.tier_cut_point,
+        outlooks.tier_shortfall,
+        outlooks.tier_customers_growing_faster,
+        outlooks.tier_customers_with_growth,
+        outlooks.tier_median_profit_rate,
+        outlooks.is_develop_candidate,
+        outlooks.is_tier_at_risk
+    from history
+    inner join outlooks
+        on
+            history.customer_id = outlooks.customer_id
+            and history.as_of_date = outlooks.as_of_date
 
 ),
 
@@ -59,8 +106,17 @@ alerts as (
         tier,
         cast({{ alert.metric }} as double) as metric_value,
         cast({{ alert.threshold }} as double) as threshold_value,
-        {{ alert.detail }} as alert_detail
-    from history
+        {{ alert.detail }} as alert_detail,
+        {%- if alert.is_outlook %}
+        projected_tier,
+        run_rate_contribution,
+        tier_shortfall
+        {%- else %}
+        cast(null as varchar) as projected_tier,
+        cast(null as double) as run_rate_contribution,
+        cast(null as double) as tier_shortfall
+        {%- endif %}
+    from evaluated
     where {{ alert.condition }}
     {{ "union all" if not loop.last }}
     {%- endfor %}
@@ -77,7 +133,10 @@ final as (
         tier,
         metric_value,
         threshold_value,
-        cast(alert_detail as varchar) as alert_detail
+        cast(alert_detail as varchar) as alert_detail,
+        projected_tier,
+        run_rate_contribution,
+        tier_shortfall
     from alerts
 
 )

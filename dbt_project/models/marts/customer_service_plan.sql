@@ -1,6 +1,8 @@
 -- What each customer gets, as of the build's as-of date: its tier and VIP level joined to
 -- the service policy the business edits (seed tier_service_policy: sample budget, training
--- and visit cadence per tier, per VIP level inside A).
+-- and visit cadence per tier, per VIP level inside A), and the outlook a sales rep filters
+-- on: a customer to develop, a customer whose tier is at risk, and its projected tier
+-- (int_customer_tier_outlooks_projected).
 with
 
 tiers as (
@@ -12,6 +14,12 @@ tiers as (
 policy as (
 
     select * from {{ ref('tier_service_policy') }}
+
+),
+
+outlooks as (
+
+    select * from {{ ref('int_customer_tier_outlooks_projected') }}
 
 ),
 
@@ -31,12 +39,19 @@ final as (
         cast(policy.training_cadence as varchar) as training_cadence,
         cast(policy.trainings_per_year as integer) as trainings_per_year,
         cast(policy.visit_cadence as varchar) as visit_cadence,
-        cast(policy.visits_per_year as integer) as visits_per_year
+        cast(policy.visits_per_year as integer) as visits_per_year,
+        outlooks.is_develop_candidate,
+        outlooks.is_tier_at_risk,
+        outlooks.projected_tier
     from tiers
     left join policy
         on
             tiers.tier = policy.tier
             and coalesce(tiers.vip_level, '') = coalesce(policy.vip_level, '')
+    left join outlooks
+        on
+            tiers.customer_id = outlooks.customer_id
+            and tiers.as_of_date = outlooks.as_of_date
 
 )
 

@@ -251,6 +251,7 @@ final as (
         median_order_interval_days,
         mom_growth,
         yoy_growth,
+        recent_contribution,
         recent_revenue,
         cast(churn_baseline_revenue as double) as churn_baseline_revenue,
         deep_discount_share,

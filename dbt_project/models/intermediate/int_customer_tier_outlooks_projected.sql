@@ -1,0 +1,146 @@
+-- Where each customer is heading, per customer per as-of date of the build (DOMAIN.md §1
+-- "tiers move", §4 growth): its recent run rate placed against the day's cut points, and
+-- the two outlook alerts of customer_alerts (vars under "4b. Outlook" in dbt_project.yml).
+--   run_rate_contribution  recent_contribution (the basis over the last outlook_run_rate_days
+--                          days) x window_days / outlook_run_rate_days: annualised
+--   projected_tier         against the as-of date's cut points, the smallest contribution that
+--                          is ABC A (a_cut_point) and ABC B (b_cut_point) that day: A at or
+--                          above the A cut point, B at or above the B one, C above zero, else D
+--   is_tier_at_risk        final tier A or B and projected tier below it (the 365-day tier has
+--                          not fallen yet; the run rate says it will)
+--   is_develop_candidate   final tier B or C, active in most months, growing year over year and
+--                          month over month, yoy growth in the top share of its tier that day,
+--                          paying on time, profit rate not below its tier's median that day,
+--                          and no chicken_rib, price_chaser, credit_overdue or credit_limit flag
+-- Peers, medians and cut points are per as-of date over that date's rows, so one build
+-- computes every date at once and no date sees another (or later data).
+{%- set window_days = var('window_days') | int %}
+{%- set run_rate_days = var('outlook_run_rate_days') | int %}
+
+with
+
+history as (
+
+    select * from {{ ref('customer_tier_history') }}
+
+),
+
+cut_points as (
+
+    select
+        as_of_date,
+        min(case when abc_tier = 'A' then contribution end) as a_cut_point,
+        min(case when abc_tier = 'B' then contribution end) as b_cut_point
+    from history
+    group by as_of_date
+
+),
+
+run_rates as (
+
+    select
+        history.*,
+        cut_points.a_cut_point,
+        cut_points.b_cut_point,
+        cast(history.recent_contribution as double) * {{ window_days }} / {{ run_rate_days }}
+            as run_rate_contribution
+    from history
+    inner join cut_points on history.as_of_date = cut_points.as_of_date
+
+),
+
+projected as (
+
+    select
+        *,
+        case
+            when run_rate_contribution >= a_cut_point then 'A'
+            when run_rate_contribution >= b_cut_point then 'B'
+            when run_rate_contribution > 0 then 'C'
+            else 'D'
+        end as projected_tier,
+        case tier when 'A' then a_cut_point when 'B' then b_cut_point end as tier_cut_point
+    from run_rates
+
+),
+
+-- Peers: the customers of the same final tier on the same as-of date.
+peers_compared as (
+
+    select
+        *,
+        case
+            when yoy_growth is not null
+                then rank() over (partition by as_of_date, tier order by yoy_growth desc nulls last) - 1
+        end as tier_customers_growing_faster,
+        count(yoy_growth) over (partition by as_of_date, tier) as tier_customers_with_growth,
+        {{ median('customer_profit_rate') }} over (partition by as_of_date, tier) as tier_median_profit_rate
+    from projected
+
+),
+
+conditions as (
+
+    select
+        *,
+        coalesce(active_months >= {{ var('develop_min_active_months') }}, false) as is_buying_most_months,
+        coalesce(yoy_growth >= {{ var('develop_min_yoy_growth') }}, false) as is_growing_yoy,
+        coalesce(mom_growth >= {{ var('develop_min_mom_growth') }}, false) as is_growing_mom,
+        coalesce(
+            tier_customers_growing_faster < tier_customers_with_growth * {{ var('develop_growth_top_share') }},
+            false
+        ) as is_growing_faster_than_tier,
+        coalesce(on_time_share, 1) >= {{ var('develop_min_on_time_share') }} as is_paying_on_time,
+        coalesce(customer_profit_rate >= tier_median_profit_rate, false) as is_profit_rate_at_tier_median,
+        coalesce(is_chicken_rib or is_price_chaser or has_serious_overdue or is_credit_limit_warning, false)
+            as has_watch_flag
+    from peers_compared
+
+),
+
+final as (
+
+    select
+        as_of_date,
+        customer_id,
+        tier,
+        abc_tier,
+        contribution,
+        recent_contribution,
+        run_rate_contribution,
+        a_cut_point,
+        b_cut_point,
+        projected_tier,
+        tier_cut_point,
+        case
+            when tier in ('A', 'B') then cast(greatest(tier_cut_point - run_rate_contribution, 0) as double)
+        end as tier_shortfall,
+        active_months,
+        yoy_growth,
+        mom_growth,
+        cast(tier_customers_growing_faster as bigint) as tier_customers_growing_faster,
+        cast(tier_customers_with_growth as bigint) as tier_customers_with_growth,
+        on_time_share,
+        customer_profit_rate,
+        cast(tier_median_profit_rate as double) as tier_median_profit_rate,
+        is_buying_most_months,
+        is_growing_yoy,
+        is_growing_mom,
+        is_growing_faster_than_tier,
+        is_paying_on_time,
+        is_profit_rate_at_tier_median,
+        has_watch_flag,
+        tier in ('A', 'B') and {{ tier_rank('projected_tier') }} > {{ tier_rank('tier') }} as is_tier_at_risk,
+        tier in ('B', 'C')
+        and is_buying_most_months
+        and is_growing_yoy
+        and is_growing_mom
+        and is_growing_faster_than_tier
+        and is_paying_on_time
+        and is_profit_rate_at_tier_median
+        and not has_watch_flag as is_develop_candidate
+    from conditions
+
+)
+
+select * from final
