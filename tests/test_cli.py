@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from customer_tiering import cli, pipeline, publish
+from customer_tiering import cli, pipeline, publish, summary
 from customer_tiering.config import Settings
 from customer_tiering.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
@@ -30,6 +30,12 @@ def test_run_one_day_prints_tiers(tmp_path: Path) -> None:
     result = tiering("run", "--date", "2024-03-01", "--warehouse", str(warehouse), cwd=tmp_path)
     assert result.returncode == EXIT_OK, result.stderr[-3000:]
     assert "Customer tiers as of 2024-03-01" in result.stdout
+    # Progress, not dbt's log: one closing line naming the log file, and the report.
+    assert "START sql" not in result.stdout + result.stderr
+    assert "tests passed" in result.stderr and "build.log" in result.stderr
+    report = warehouse.parent / "reports" / "tiers"
+    assert f"tier report: {report / 'latest.html'}" in result.stdout
+    assert (report / "2024-03-01.html").exists()
     # BI tools get a read-only copy of the published tables, the same rows.
     snapshot = warehouse.parent / "bi" / "tiers.duckdb"
     query = "select count(*), max(as_of_date) from marts.customer_tiers"
@@ -138,10 +144,10 @@ def test_a_valid_file_runs_with_its_rules(tmp_path: Path, monkeypatch: pytest.Mo
     )
     runs: list[Settings] = []
     monkeypatch.setattr(
-        pipeline, "run", lambda settings, start, end, console: runs.append(settings)
+        pipeline, "run", lambda settings, start, end, console, **_: runs.append(settings)
     )
     monkeypatch.setattr(publish, "export_snapshot", lambda warehouse, snapshot: [])
-    monkeypatch.setattr(publish, "print_tier_summary", lambda warehouse, console: None)
+    monkeypatch.setattr(summary, "print_tier_summary", lambda warehouse, console: None)
     assert cli.main(["run", "--date", "2024-01-05", "--warehouse", "w.duckdb"]) == EXIT_OK
     [settings] = runs
     assert settings.rules == {"window_days": 180}

@@ -89,8 +89,8 @@ def reference(base: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
 
 def run_and_kill(config: Path, marker: str) -> str:
-    """Start `tiering run --date NEXT` and SIGKILL its whole process group as soon as its
-    output contains `marker`; return the output read until then."""
+    """Start `tiering run --date NEXT --verbose` and SIGKILL its whole process group as soon
+    as its output contains `marker`; return the output read until then."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -101,6 +101,7 @@ def run_and_kill(config: Path, marker: str) -> str:
             "run",
             "--date",
             NEXT.isoformat(),
+            "--verbose",  # dbt's log on stdout: the markers are its lines
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
