@@ -99,6 +99,11 @@ class Tally:
             self.models += 1
         return False
 
+    def progress(self) -> str:
+        """'26 models built · 92 tests passed', as the bar shows it so far."""
+        failed = f" · {len(self.failed)} failed" if self.failed else ""
+        return f"{self.models + self.seeds} built · {self.tests} tests passed{failed}"
+
     def line(self, seconds: float) -> str:
         """'26 models and 1 seed built, 92 tests passed, 1 failed (...) in 35 s'."""
         built = f"{self.models} models" + (f" and {self.seeds} seeds" if self.seeds else "")
@@ -150,7 +155,7 @@ def run_logged(
             follow(process.stdout, log, tally, echo=sys.stdout)
         else:
             with bar(console) as progress:
-                task = progress.add_task("dbt", total=None)
+                task = progress.add_task("parsing the project", total=None, done="")
                 follow(process.stdout, log, tally, progress=(progress, task))
         code = process.wait()
     if not stream:
@@ -161,12 +166,14 @@ def run_logged(
 
 
 def bar(console: Console) -> Progress:
-    """The progress bar: what runs now, nodes done of all, time."""
+    """The progress bar: models built and tests passed, nodes done of all, time, and
+    what runs now (last, so its changing width never moves the bar)."""
     return Progress(
-        TextColumn("[bold]dbt[/] {task.description}"),
+        TextColumn("[bold]dbt[/] {task.fields[done]}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("{task.description}"),
         console=console,
         transient=True,
         disable=not console.is_terminal,  # a log file or a pipe gets the closing line only
@@ -198,7 +205,7 @@ def follow(
             what = str(data.get("description", "")).rsplit(" ", 1)[-1]
             bar_.update(task, total=data.get("total"), description=escape(what))
         elif name in _RESULT_EVENTS:
-            bar_.advance(task)
+            bar_.update(task, advance=1, done=tally.progress())
             if failed:
                 bar_.console.print(f"[bold red]✗ {escape(plain(text).strip())}[/]")
     log.flush()

@@ -97,6 +97,7 @@ def test_the_events_are_counted_and_logged_without_colours() -> None:
     text = log.getvalue()
     assert "OK created sql table model marts_build.customer_tiers [OK]" in text
     assert "\x1b[" not in text
+    assert tally.progress() == "2 built · 1 tests passed · 1 failed"
     assert tally.line(12.3) == (
         "1 models and 1 seeds built, 1 tests passed,"
         " 1 failed (unique_customer_tiers_customer_id) in 12 s"
