@@ -38,6 +38,9 @@ demo: $(VENV)/.installed-core ## Two years of demo ERP data into warehouse/tiers
 	@echo
 	@echo "Warehouse: $(WAREHOUSE)  (published tables in schema marts, raw inputs in schema raw)"
 	@echo "Query it:  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(WAREHOUSE)', read_only=True).sql('select tier, count(*) from marts.customer_tiers group by all order by 1'))\""
+	@echo "Report:    $(dir $(WAREHOUSE))reports/tiers/latest.html  (self-contained HTML with charts, no server needed)"
+	@echo "Open it:   xdg-open $(dir $(WAREHOUSE))reports/tiers/latest.html  (macOS: open ...), or $(BIN)/python -m webbrowser file://$(abspath $(dir $(WAREHOUSE)))/reports/tiers/latest.html"
+	@echo "Then:      $(BIN)/tiering explain CUSTOMER_ID --warehouse $(WAREHOUSE)  (an id from the table above);  $(BIN)/tiering whatif --set window_days=180 --warehouse $(WAREHOUSE)"
 
 .PHONY: test
 test: $(VENV)/.installed-dev ## Run the whole test suite (unit, dbt, data quality, DAG, end to end)

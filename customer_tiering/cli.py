@@ -1,4 +1,5 @@
-"""Command line: `tiering run`, the same steps Airflow schedules, without Airflow.
+"""Command line: `tiering run`, the same steps Airflow schedules, without Airflow; and
+`report`, `explain`, `whatif` for the people who act on the tiers.
 
 Exit status: 0 done; 3 input refused (nothing loaded, batch quarantined); 2 usage or
 configuration error; 1 any other failure. Schedulers retry 1, never 3.
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="recompute tier history from the first loaded day (after a change of rules)",
     )
+    run.add_argument(
+        "--verbose", action="store_true", help="stream dbt's log instead of a progress bar"
+    )
 
     demo = commands.add_parser("demo", help="the embedded demo ERP")
     demo_commands = demo.add_subparsers(dest="demo_command", required=True)
@@ -68,7 +72,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = commands.add_parser("docs", help="generate dbt docs (every model and column described)")
     docs.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)")
+    add_people_commands(commands)
     return parser
+
+
+def add_people_commands(commands: argparse._SubParsersAction) -> None:
+    """report, explain and whatif: the tiers for the people who act on them."""
+    date_help = "as-of date (default: the latest published)"
+    warehouse_help = "DuckDB file (default warehouse/tiers.duckdb)"
+    report = commands.add_parser("report", help="write the HTML tier report for an as-of date")
+    explain = commands.add_parser("explain", help="why a customer has its tier")
+    explain.add_argument("customer_id", help="the customer's ERP code")
+    whatif = commands.add_parser(
+        "whatif", help="tiers under changed rules, beside the published ones (changes nothing)"
+    )
+    whatif.add_argument(
+        "--set",
+        dest="changes",
+        action="append",
+        required=True,
+        metavar="NAME=VALUE",
+        help="a rule and its value as in tiering.yml rules: (repeatable), e.g. window_days=180",
+    )
+    whatif.add_argument(
+        "--verbose", action="store_true", help="stream dbt's log instead of a progress bar"
+    )
+    for command in (report, explain, whatif):
+        command.add_argument("--date", type=iso_date, help=date_help)
+        command.add_argument("--warehouse", type=Path, help=warehouse_help)
+
+
+def command_report(args: argparse.Namespace) -> None:
+    from customer_tiering.report import write_report
+
+    files = write_report(load_settings(args.config, warehouse=args.warehouse), args.date)
+    print(f"tier report as of {files.as_of}: {files.page}")
+    if files.latest is not None:
+        print(f"latest: {files.latest}")
+
+
+def command_explain(args: argparse.Namespace) -> None:
+    from customer_tiering.explain import explain
+
+    settings = load_settings(args.config, warehouse=args.warehouse)
+    print("\n".join(explain(settings, args.customer_id, args.date)))
+
+
+def command_whatif(args: argparse.Namespace, console: Console) -> None:
+    from customer_tiering import progress, whatif
+
+    settings = load_settings(args.config, warehouse=args.warehouse)
+    changes = whatif.parse_sets(args.changes)
+    with progress.streaming(args.verbose):
+        result = whatif.recompute(settings, changes, args.date, console)
+    whatif.print_result(result, Console())
 
 
 def command_docs(args: argparse.Namespace, console: Console) -> None:
@@ -110,7 +167,8 @@ def command_quarantine_list(args: argparse.Namespace) -> None:
 
 
 def command_run(args: argparse.Namespace, console: Console) -> None:
-    from customer_tiering import pipeline, publish, summary
+    from customer_tiering import pipeline, progress, publish, summary
+    from customer_tiering.report import LATEST, report_dir
 
     if args.start is not None and args.end is None:
         raise ConfigError("--start needs --end")
@@ -122,9 +180,11 @@ def command_run(args: argparse.Namespace, console: Console) -> None:
     settings = load_settings(
         args.config, source=args.source, warehouse=args.warehouse, landing=args.landing
     )
-    pipeline.run(settings, start, end, console, full_refresh=args.full_refresh)
+    with progress.streaming(args.verbose):
+        pipeline.run(settings, start, end, console, full_refresh=args.full_refresh)
     # From the BI snapshot: the warehouse may already be another run's.
     summary.print_tier_summary(publish.bi_snapshot_path(settings.warehouse), Console())
+    print(f"tier report: {report_dir(settings.warehouse) / LATEST}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
             command_quarantine_list(args)
         elif args.command == "docs":
             command_docs(args, console)
+        elif args.command == "report":
+            command_report(args)
+        elif args.command == "explain":
+            command_explain(args)
+        elif args.command == "whatif":
+            command_whatif(args, console)
     except TieringError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code

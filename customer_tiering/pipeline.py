@@ -6,7 +6,8 @@
     build     load raw → dbt build into marts_build → publish into marts → BI snapshot,
               all under the exclusive warehouse lock (customer_tiering.lock), so runs
               started at once (a backfill beside the schedule, two triggers, the CLI
-              beside the DAG) never interleave
+              beside the DAG) never interleave; then the HTML tier report, from the
+              snapshot (customer_tiering.report)
     report    the tier summary, from the BI snapshot
 
 Each step takes a RunContext: the settings, the window of business days, and a batch
@@ -29,7 +30,7 @@ from typing import Protocol
 import pandas as pd
 from rich.console import Console
 
-from customer_tiering import load, lock, publish, quarantine, transform, validate
+from customer_tiering import load, lock, publish, quarantine, report, transform, validate
 from customer_tiering.config import Settings
 from customer_tiering.contract import BUSINESS_DATE, FACT_TABLES, TABLES
 from customer_tiering.errors import InputRefused
@@ -324,6 +325,7 @@ def build(ctx: RunContext) -> RunResult:
             )
             snapshot = publish.refresh_snapshot(settings.warehouse)
         ctx.console.log(f"published {len(tables)} tables as of {as_of}; BI snapshot {snapshot}")
+    ctx.console.log(report.write_for_build(settings, as_of))
     return RunResult(as_of, history_start, changed, tables, dict(timings))
 
 

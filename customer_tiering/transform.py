@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from customer_tiering import progress
 from customer_tiering.config import DBT_PROJECT_DIR
 from customer_tiering.errors import TransformError
 
@@ -24,6 +24,8 @@ WAREHOUSE_ENV = "TIERING_WAREHOUSE"
 # Dates go to dbt as env vars, not --vars: changed vars force a full re-parse.
 AS_OF_ENV = "TIERING_AS_OF_DATE"
 HISTORY_START_ENV = "TIERING_HISTORY_START_DATE"
+# First lines of a failed node's error kept in the TransformError message.
+ERROR_LINES = 6
 
 
 def state_dir(warehouse: Path) -> Path:
@@ -57,30 +59,35 @@ def dbt_args(command: str, warehouse: Path, extra_vars: dict[str, Any] | None = 
 
 
 def run_dbt(args: list[str], warehouse: Path, env: dict[str, str] | None = None) -> None:
-    """Run dbt against `warehouse`, its log streaming to our stdout as progress; raise
-    TransformError naming each failed model or test."""
+    """Run dbt against `warehouse`, shown as progress (or its log streamed, see
+    customer_tiering.progress) and logged to `<state>/logs/<command>.log`; raise
+    TransformError naming each failed model or test with the first lines of its error."""
     env = {**os.environ, **(env or {}), WAREHOUSE_ENV: str(warehouse.resolve())}
     command = [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args]
+    command += ["--log-format", "json", "--log-format-file", "debug"]
     target = Path(args[args.index("--target-path") + 1])
+    log_file = Path(args[args.index("--log-path") + 1]) / f"{args[0]}.log"
     (target / "run_results.json").unlink(missing_ok=True)  # never report a previous run
-    completed = subprocess.run(command, env=env, check=False)
-    if completed.returncode == 0:
+    code, tally = progress.run_logged(command, env, log_file)
+    if code == 0:
         return
-    failures = failed_nodes(target / "run_results.json")
-    detail = "\n  ".join(failures) if failures else "see the dbt log above"
-    raise TransformError(f"dbt {args[0]} failed (exit {completed.returncode}):\n  {detail}")
+    failures = failed_nodes(target / "run_results.json") or tally.errors[:ERROR_LINES]
+    detail = "\n  ".join(failures) if failures else "no error was logged"
+    raise TransformError(f"dbt {args[0]} failed (exit {code}):\n  {detail}\n  dbt log: {log_file}")
 
 
 def failed_nodes(run_results: Path) -> list[str]:
-    """'node: status message' for each failed node in dbt's run_results.json."""
+    """'node: status message' for each failed node in dbt's run_results.json, the message
+    cut to its first ERROR_LINES lines."""
     if not run_results.exists():
         return []
     results = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])
-    return [
+    lines = [
         f"{result['unique_id']}: {result['status']} {result.get('message') or ''}".strip()
         for result in results
         if result.get("status") in ("error", "fail", "runtime error")
     ]
+    return ["\n    ".join(line.splitlines()[:ERROR_LINES]) for line in lines]
 
 
 def fingerprint(rules: dict[str, Any] | None) -> str:

@@ -30,6 +30,12 @@ def test_run_one_day_prints_tiers(tmp_path: Path) -> None:
     result = tiering("run", "--date", "2024-03-01", "--warehouse", str(warehouse), cwd=tmp_path)
     assert result.returncode == EXIT_OK, result.stderr[-3000:]
     assert "Customer tiers as of 2024-03-01" in result.stdout
+    # Progress, not dbt's log: one closing line naming the log file, and the report.
+    assert "START sql" not in result.stdout + result.stderr
+    assert "tests passed" in result.stderr and "build.log" in result.stderr
+    report = warehouse.parent / "reports" / "tiers"
+    assert f"tier report: {report / 'latest.html'}" in result.stdout
+    assert (report / "2024-03-01.html").exists()
     # BI tools get a read-only copy of the published tables, the same rows.
     snapshot = warehouse.parent / "bi" / "tiers.duckdb"
     query = "select count(*), max(as_of_date) from marts.customer_tiers"

@@ -88,10 +88,11 @@ def reference(base: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
 
 def run_and_kill(config: Path, marker: str) -> str:
-    """Start `tiering run --date NEXT` and SIGKILL its whole process group as soon as its
-    output contains `marker`; return the output read until then."""
+    """Start `tiering run --date NEXT --verbose` and SIGKILL its whole process group as soon
+    as its output contains `marker`; return the output read until then."""
     process = subprocess.Popen(
-        tiering_command(config, "run", "--date", NEXT.isoformat()),
+        # --verbose: dbt's log on stdout, whose lines are the markers.
+        tiering_command(config, "run", "--date", NEXT.isoformat(), "--verbose"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
