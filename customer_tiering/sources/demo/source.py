@@ -202,10 +202,12 @@ class DemoSource:
 
     def streaming(self, table: str, months: Iterable[int]) -> Iterator[int]:
         """Yield `months` in order while the next ones of `table` are generated on worker
-        threads (month steps are pure and numpy releases the GIL), so a long range costs
-        about half the wall time on two cores. Within one call the same chunks come out
-        as without threads."""
+        threads (month steps are pure and numpy releases the GIL), so a long range gains
+        from a second core when one is free. The chunks are the same as without threads."""
         months = list(months)
+        if len(months) < 2:  # nothing to overlap with: no threads
+            yield from months
+            return
         with self._threads():
             for at, mi in enumerate(months):
                 self._prefetch(table, months[at : at + 1 + _AHEAD])
