@@ -137,16 +137,21 @@ def _fact_table(table: str, r: Arrays, codes: dict[str, pa.Array]) -> pa.Table:
     cust = codes["customer"].take(pa.array(r["customer"]))
     if table == "sales_lines":
         product = codes["product"].take(pa.array(r["product"]))
-        columns = [r["id"], r["order_id"], _iso(r["day"]), cust, product, r["quantity"]]
+        columns = [_ids(r["id"]), _ids(r["order_id"]), _iso(r["day"]), cust, product, r["quantity"]]
         columns += [r["unit_price"], r["discount"], r["net"], r["cost"]]
     elif table == "cost_to_serve":
         kind = codes["kind"].take(pa.array(r["kind"]))
-        columns = [r["id"], cust, _iso(r["day"]), kind, r["amount"]]
+        columns = [_ids(r["id"]), cust, _iso(r["day"]), kind, r["amount"]]
     elif table == "ar_invoices":
-        columns = [r["id"], cust, _iso(r["day"]), _iso(r["due"]), r["amount"]]
+        columns = [_ids(r["id"]), cust, _iso(r["day"]), _iso(r["due"]), r["amount"]]
     else:
-        columns = [r["id"], cust, r["invoice_id"], _iso(r["day"]), r["amount"]]
+        columns = [_ids(r["id"]), cust, _ids(r["invoice_id"]), _iso(r["day"]), r["amount"]]
     return pa.Table.from_arrays(columns, schema=_schema(table))
+
+
+def _ids(ids: np.ndarray) -> pa.Array:
+    """Integer document ids as their decimal text, the contract's key type."""
+    return pa.array(ids).cast(pa.string())
 
 
 def _day_files(
