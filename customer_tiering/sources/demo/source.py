@@ -174,7 +174,8 @@ class DemoSource:
     def month_rows(self, table: str, mi: int) -> Arrays:
         """Rows of fact `table` dated in month `mi` (months since 2024-01), as the internal
         integer-coded arrays in (date, key) order, every late row included (each carries
-        `entered`, the day it is first known). For writers that stream month by month."""
+        `entered`, the day it is first known), read-only. For writers that stream month
+        by month."""
         hit = self._views.get((table, mi))
         if hit is not None:
             return hit
@@ -197,6 +198,8 @@ class DemoSource:
             # stable sort on the day alone gives (date, key) order.
             order = np.argsort(day, kind="stable")
             view = {k: v[order] for k, v in view.items()}
+        for values in view.values():
+            values.flags.writeable = False  # shared with the caches
         self._views.put((table, mi), view)
         return view
 
