@@ -312,7 +312,9 @@ def build(ctx: RunContext) -> RunResult:
         history_start, as_of = plan(ctx)
         ctx.console.log(f"dbt build: tier history for {history_start}..{as_of}")
         with timed(timings, "transform"):
-            transform.build(settings.warehouse, as_of, history_start, settings.rules)
+            transform.build(
+                settings.warehouse, as_of, history_start, settings.rules, ctx.window.full_refresh
+            )
         with timed(timings, "publish"):
             models = publish.published_models(transform.manifest_path(settings.warehouse))
             tables = publish.promote(

@@ -4,6 +4,12 @@ dbt runs in a child process, one per pipeline run: dbt-duckdb keeps its DuckDB i
 open for the life of the process that ran it, which would lock the warehouse against the
 pipeline's own later connections, and dbt-core does not support concurrent in-process
 invocations. Unit tests are excluded from production builds; `make test` runs them.
+
+The day layers (int_sales_lines_priced, int_customer_days_aggregated) are incremental: a
+build recomputes only the days from its history start. They are valid only for the rules
+and project they were built with, so `raw._built` records that fingerprint after each
+successful build (and is cleared before one starts); when it differs, dbt runs with
+--full-refresh.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from customer_tiering import progress
+from customer_tiering import load, progress
 from customer_tiering.config import DBT_PROJECT_DIR
 from customer_tiering.errors import TransformError
 
@@ -26,6 +32,8 @@ AS_OF_ENV = "TIERING_AS_OF_DATE"
 HISTORY_START_ENV = "TIERING_HISTORY_START_DATE"
 # First lines of a failed node's error kept in the TransformError message.
 ERROR_LINES = 6
+# The fingerprint the incremental layers were last built with (one row, or none).
+BUILT = "raw._built"
 
 
 def state_dir(warehouse: Path) -> Path:
@@ -112,16 +120,49 @@ def generate_docs(warehouse: Path) -> Path:
     return Path(args[args.index("--target-path") + 1])
 
 
+def built_fingerprint(warehouse: Path) -> str | None:
+    """The fingerprint of the last successful build, None if unknown (then the next build
+    is a full refresh)."""
+    with load.connect(warehouse) as con:
+        con.execute(f"create schema if not exists {BUILT.split('.')[0]}")
+        con.execute(f"create table if not exists {BUILT} (fingerprint varchar)")
+        rows = con.execute(f"select fingerprint from {BUILT}").fetchall()
+    return rows[0][0] if rows else None
+
+
+def record_built(warehouse: Path, built: str | None) -> None:
+    """Set (or with None clear) the fingerprint of the last successful build."""
+    with load.connect(warehouse) as con:
+        con.execute(f"delete from {BUILT}")
+        if built is not None:
+            con.execute(f"insert into {BUILT} values (?)", [built])
+
+
 def build(
-    warehouse: Path, as_of: date, history_start: date, rules: dict[str, Any] | None = None
+    warehouse: Path,
+    as_of: date,
+    history_start: date,
+    rules: dict[str, Any] | None = None,
+    full_refresh: bool = False,
 ) -> None:
     """Build and test every model, computing tier history for the loaded days in
     history_start..as_of. Marts land in schema marts_build; publishing is the caller's
-    (customer_tiering.publish), so a failed build publishes nothing."""
+    (customer_tiering.publish), so a failed build publishes nothing. The incremental day
+    layers are rebuilt whole when `full_refresh` or when the rules or the project changed
+    since they were built."""
     if history_start > as_of:
         raise ValueError("history_start must not be after as_of")
+    current = fingerprint(rules)
+    refresh = full_refresh or built_fingerprint(warehouse) != current
+    record_built(warehouse, None)
     run_dbt(
-        [*dbt_args("build", warehouse, rules), "--exclude-resource-type", "unit_test"],
+        [
+            *dbt_args("build", warehouse, rules),
+            "--exclude-resource-type",
+            "unit_test",
+            *(["--full-refresh"] if refresh else []),
+        ],
         warehouse,
         env={AS_OF_ENV: as_of.isoformat(), HISTORY_START_ENV: history_start.isoformat()},
     )
+    record_built(warehouse, current)

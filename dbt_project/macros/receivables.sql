@@ -20,3 +20,12 @@
         {"name": "chronic_overdue_balance", "min_days": var("credit_drop_days_past_due") | int + 1, "max_days": none},
     ]) }}
 {%- endmacro %}
+
+{#- The columns of one row of a union of dated events: `date_expr` as event_date, then a
+    `<name>_delta` column for every name in `names`, from `values` (name -> SQL) or 0. The
+    running sums over such unions give balances and trailing-window counts on any day. -#}
+{% macro event_row(names, date_expr, values) -%}
+    {%- set columns = [] -%}
+    {%- for name in names %}{% do columns.append(values.get(name, '0') ~ ' as ' ~ name ~ '_delta') %}{% endfor -%}
+    {{ date_expr }} as event_date, {{ columns | join(', ') }}
+{%- endmacro %}

@@ -24,7 +24,25 @@
     ] | max) }}
 {%- endmacro %}
 
-{#- First day any as-of date of the build looks at: the dense customer x day grids start here. -#}
-{% macro grid_start_date() -%}
+{#- First day any as-of date of the build looks at: activity before it is never read. -#}
+{% macro lookback_start_date() -%}
     {{ add_days(history_start_date(), 1 - lookback_days()) }}
+{%- endmacro %}
+
+{#- The incremental day layers (int_sales_lines_priced, int_customer_days_aggregated) hold
+    every business day loaded, whatever the as-of date (models reading them filter on it,
+    so they stay a function of the raw tables alone). A build recomputes the days from
+    history_start_date on, whole:
+    every raw partition loaded since the last publish is at or after it (the pipeline's
+    plan starts history at the earliest unpublished day), and deleting those days first
+    means a corrected day that lost rows, or became empty, loses them here too. The delete
+    is a pre-hook, inside the model's transaction with the insert. A full build (first
+    build, or --full-refresh, which the pipeline passes when the rules or the project
+    changed since these layers were built) computes every day. -#}
+{% macro is_recomputed_day(date_column) -%}
+    {%- if is_incremental() %}{{ date_column }} >= {{ history_start_date() }}{% else %}true{% endif %}
+{%- endmacro %}
+
+{% macro delete_recomputed_days(date_column) -%}
+    {%- if is_incremental() %}delete from {{ this }} where {{ date_column }} >= {{ history_start_date() }}{% endif %}
 {%- endmacro %}

@@ -1,19 +1,27 @@
--- Sales and cost to serve per customer per business day, for the days any as-of date of
--- the build looks at (grid_start_date..as_of_date): the grain every trailing window is
--- summed over, so windows never re-read raw lines. A day with costs but no sales has
+-- Sales and cost to serve per customer per business day: the grain every trailing window
+-- is summed over, so windows never re-read raw lines. Incremental by day, like the
+-- priced lines it reads (is_recomputed_day, macros/run_dates.sql). A day with costs but no sales has
 -- line_count 0; cost_entry_count counts its entries, since any cost-to-serve entry in the
 -- window gives the customer a tier row, whatever its amount.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed_days('activity_date') }}",
+) }}
+
 with
 
 sales_lines as (
 
     select * from {{ ref('int_sales_lines_priced') }}
+    where {{ is_recomputed_day('order_date') }}
 
 ),
 
 cost_to_serve as (
 
     select * from {{ ref('stg_erp__cost_to_serve') }}
+    where {{ is_recomputed_day('entry_date') }}
 
 ),
 
@@ -44,7 +52,6 @@ cost_days as (
         sum(amount) as cost_to_serve,
         count(*) as cost_entry_count
     from cost_to_serve
-    where entry_date between {{ grid_start_date() }} and {{ as_of_date() }}
     group by customer_id, entry_date
 
 ),

@@ -1,11 +1,12 @@
 -- Every day a customer placed a purchase order (up to the as-of date, all history), with
 -- the order day before it: the intervals between orders (loyalty, churn by silence) and
--- the first order day of each calendar month (active months) come from here.
+-- the first order day of each calendar month (active months) come from here. Read from
+-- the customer days (a day with a purchase order), not from the raw lines.
 with
 
-sales_lines as (
+customer_days as (
 
-    select * from {{ ref('stg_erp__sales_lines') }}
+    select * from {{ ref('int_customer_days_aggregated') }}
 
 ),
 
@@ -13,11 +14,10 @@ order_days as (
 
     select
         customer_id,
-        order_date,
-        count(distinct order_id) as order_count
-    from sales_lines
-    where not is_return and order_date <= {{ as_of_date() }}
-    group by customer_id, order_date
+        activity_date as order_date,
+        order_count
+    from customer_days
+    where order_count > 0 and activity_date <= {{ as_of_date() }}
 
 ),
 

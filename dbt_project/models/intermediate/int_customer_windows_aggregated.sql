@@ -1,11 +1,16 @@
--- Trailing-window figures per customer for every as-of date of the build
--- (the loaded days in history_start_date..as_of_date): a dense customer x day grid summed with sliding
--- windows, one pass for all dates instead of one query per date. This model decides who
--- gets a tier row on a date (DOMAIN.md §1): every customer with a sales line or a
+-- Trailing-window figures per customer for every as-of date of the build (the loaded
+-- days in history_start_date..as_of_date), in one pass for all dates. This model decides
+-- who gets a tier row on a date (DOMAIN.md §1): every customer with a sales line or a
 -- cost-to-serve entry in the window ending on the as-of date, or an open receivable
--- balance on it. The grid holds the customers with sales or costs in its span; a debtor
--- without either has no grid rows and gets zero money and counts, no active months and
--- null median interval, as the grid gives a customer with nothing in the window.
+-- balance on it. A debtor without either gets zero money and counts, no active months
+-- and a null median interval.
+--
+-- Nothing here grows with customers x days where the data is sparse: a customer's rows
+-- are its activity days in the span the build looks at (lookback_start_date..as_of_date) and
+-- one row per as-of date on which it is tiered (within window_days of an activity day,
+-- the islands of its activity, or with an open balance). Window functions over those rows, ordered
+-- by day number with RANGE frames (a frame of N days, however many rows it holds), give
+-- on each as-of row:
 --   * money and counts: sums over the last window_days days;
 --   * growth: the basis metric over the last growth_mom_days days vs the growth_mom_days
 --     before, and over the last growth_yoy_days vs the same days growth_year_lag_days earlier;
@@ -25,12 +30,14 @@
 {%- set money_columns = ['revenue', 'cogs', 'gross_profit'] -%}
 {%- for kind in cost_kinds() %}{% do money_columns.append(kind ~ '_cost') %}{% endfor -%}
 {%- do money_columns.extend(['cost_to_serve', 'customer_profit', 'list_value', 'deep_discount_list_value']) %}
+{%- set count_columns = ['order_count', 'line_count', 'cost_entry_count'] %}
 
 with
 
 customer_days as (
 
     select * from {{ ref('int_customer_days_aggregated') }}
+    where activity_date between {{ lookback_start_date() }} and {{ as_of_date() }}
 
 ),
 
@@ -52,32 +59,12 @@ receivables as (
 
 ),
 
-calendar as (
-
-    {{ dbt.date_spine('day', grid_start_date(), add_days(as_of_date(), 1)) }}
-
-),
-
-grid_days as (
-
-    select cast(date_day as date) as activity_date
-    from calendar
-
-),
-
-customers_in_span as (
-
-    select distinct customer_id
-    from customer_days
-
-),
-
 first_orders as (
 
     select
         customer_id,
         min(order_date) as first_order_date,
-        max(case when order_date < {{ grid_start_date() }} then order_date end) as last_order_before_grid_date
+        max(case when order_date < {{ lookback_start_date() }} then order_date end) as last_order_before_lookback_date
     from order_days
     group by customer_id
 
@@ -103,126 +90,66 @@ month_entry_events as (
 
     select customer_id, counts_from_date as event_date, 1 as active_month_delta
     from month_entries
-    where counts_from_date >= {{ grid_start_date() }} and counts_from_date <= {{ as_of_date() }}
+    where counts_from_date >= {{ lookback_start_date() }} and counts_from_date <= {{ as_of_date() }}
 
     union all
 
     select customer_id, counts_until_date as event_date, -1 as active_month_delta
     from month_entries
     where
-        counts_from_date >= {{ grid_start_date() }}
+        counts_from_date >= {{ lookback_start_date() }}
         and counts_until_date <= {{ as_of_date() }}
 
 ),
 
-month_entry_days as (
+-- Islands of activity: a new one starts when a day comes window_days or more after the
+-- previous one; the customer is tiered on as-of dates from an island's first day until
+-- window_days - 1 days after its last.
+activity_gaps as (
 
     select
         customer_id,
-        event_date,
-        sum(active_month_delta) as active_month_delta
-    from month_entry_events
-    group by customer_id, event_date
+        activity_date,
+        case
+            when lag(activity_date) over (partition by customer_id order by activity_date)
+                > {{ add_days('activity_date', -window_days) }}
+                then 0
+            else 1
+        end as is_island_start
+    from customer_days
 
 ),
 
-grid as (
-
-    select
-        customers_in_span.customer_id,
-        grid_days.activity_date,
-        {%- for column in money_columns %}
-        coalesce(customer_days.{{ column }}, 0) as {{ column }},
-        {%- endfor %}
-        coalesce(customer_days.order_count, 0) as order_count,
-        coalesce(customer_days.line_count, 0) as line_count,
-        coalesce(customer_days.cost_entry_count, 0) as cost_entry_count,
-        coalesce(customer_days.{{ tier_basis_column() }}, 0) as basis_amount,
-        coalesce(month_entry_days.active_month_delta, 0) as active_month_delta,
-        order_days.order_date,
-        order_days.order_interval_days
-    from customers_in_span
-    cross join grid_days
-    left join customer_days
-        on
-            customers_in_span.customer_id = customer_days.customer_id
-            and grid_days.activity_date = customer_days.activity_date
-    left join month_entry_days
-        on
-            customers_in_span.customer_id = month_entry_days.customer_id
-            and grid_days.activity_date = month_entry_days.event_date
-    left join order_days
-        on
-            customers_in_span.customer_id = order_days.customer_id
-            and grid_days.activity_date = order_days.order_date
-
-),
-
-windowed as (
+activity_islands as (
 
     select
         customer_id,
-        activity_date as as_of_date,
-        {%- for column in money_columns %}
-        sum({{ column }}) over trailing_window as {{ column }},
-        {%- endfor %}
-        sum(order_count) over trailing_window as order_count,
-        sum(line_count) over trailing_window as line_count,
-        sum(cost_entry_count) over trailing_window as cost_entry_count,
-        sum(active_month_delta) over history_to_date as active_months,
-        max(order_date) over history_to_date as last_order_in_grid_date,
-        {{ median('order_interval_days') }} over trailing_window as median_order_interval_days,
-        sum(revenue) over (
-            partition by customer_id order by activity_date
-            rows between {{ recent_days - 1 }} preceding and current row
-        ) as recent_revenue,
-        sum(basis_amount) over (
-            partition by customer_id order by activity_date
-            rows between {{ mom_days - 1 }} preceding and current row
-        ) as mom_current_amount,
-        sum(basis_amount) over (
-            partition by customer_id order by activity_date
-            rows between {{ 2 * mom_days - 1 }} preceding and {{ mom_days }} preceding
-        ) as mom_previous_amount,
-        sum(basis_amount) over (
-            partition by customer_id order by activity_date
-            rows between {{ yoy_days - 1 }} preceding and current row
-        ) as yoy_current_amount,
-        sum(basis_amount) over (
-            partition by customer_id order by activity_date
-            rows between {{ year_lag + yoy_days - 1 }} preceding and {{ year_lag }} preceding
-        ) as yoy_previous_amount,
-        sum(basis_amount) over (
-            partition by customer_id order by activity_date
-            rows between {{ run_rate_days - 1 }} preceding and current row
-        ) as recent_contribution
-    from grid
-    window
-        trailing_window as (
-            partition by customer_id
-            order by activity_date
-            rows between {{ window_days - 1 }} preceding and current row
-        ),
-        history_to_date as (
-            partition by customer_id
-            order by activity_date
-            rows between unbounded preceding and current row
-        )
+        min(activity_date) as first_activity_date,
+        {{ add_days('max(activity_date)', window_days - 1) }} as tiered_until_date
+    from (
+        select
+            *,
+            sum(is_island_start) over (
+                partition by customer_id order by activity_date rows between unbounded preceding and current row
+            ) as island_number
+        from activity_gaps
+    ) as numbered
+    group by customer_id, island_number
 
 ),
 
-windows_in_range as (
+-- The customer x as-of date pairs that get a tier row: activity in the window, or an
+-- open balance.
+as_of_rows as (
 
-    select * from windowed
-    where as_of_date in (select as_of_date from as_of_dates)
-
-),
-
-tiered as (
-
-    select customer_id, as_of_date
-    from windows_in_range
-    where line_count > 0 or cost_entry_count > 0
+    select
+        activity_islands.customer_id,
+        as_of_dates.as_of_date
+    from activity_islands
+    inner join as_of_dates
+        on
+            as_of_dates.as_of_date >= activity_islands.first_activity_date
+            and as_of_dates.as_of_date <= activity_islands.tiered_until_date
 
     union
 
@@ -232,35 +159,142 @@ tiered as (
 
 ),
 
+-- What each row brings to the windows: activity days (with the order day's interval),
+-- month-entry events, and the as-of rows the windows are read on (all zero).
+timeline as (
+
+    select
+        customer_days.customer_id,
+        customer_days.activity_date as timeline_date,
+        0 as is_as_of_row,
+        {%- for column in money_columns + count_columns %}
+        customer_days.{{ column }},
+        {%- endfor %}
+        customer_days.{{ tier_basis_column() }} as basis_amount,
+        0 as active_month_delta,
+        order_days.order_date,
+        order_days.order_interval_days
+    from customer_days
+    left join order_days
+        on
+            customer_days.customer_id = order_days.customer_id
+            and customer_days.activity_date = order_days.order_date
+
+    union all
+
+    select
+        customer_id,
+        event_date,
+        0,
+        {%- for column in money_columns + count_columns %}
+        0,
+        {%- endfor %}
+        0,
+        active_month_delta,
+        null,
+        null
+    from month_entry_events
+
+    union all
+
+    select
+        customer_id,
+        as_of_date,
+        1,
+        {%- for column in money_columns + count_columns %}
+        0,
+        {%- endfor %}
+        0,
+        0,
+        null,
+        null
+    from as_of_rows
+
+),
+
+windowed as (
+
+    select
+        customer_id,
+        timeline_date as as_of_date,
+        is_as_of_row,
+        {%- for column in money_columns + count_columns %}
+        sum({{ column }}) over trailing_window as {{ column }},
+        {%- endfor %}
+        sum(active_month_delta) over history_to_date as active_months,
+        max(order_date) over history_to_date as last_order_in_lookback_date,
+        {{ median('order_interval_days') }} over trailing_window as median_order_interval_days,
+        sum(revenue) over (
+            partition by customer_id order by day_number
+            range between {{ recent_days - 1 }} preceding and current row
+        ) as recent_revenue,
+        sum(basis_amount) over (
+            partition by customer_id order by day_number
+            range between {{ mom_days - 1 }} preceding and current row
+        ) as mom_current_amount,
+        sum(basis_amount) over (
+            partition by customer_id order by day_number
+            range between {{ 2 * mom_days - 1 }} preceding and {{ mom_days }} preceding
+        ) as mom_previous_amount,
+        sum(basis_amount) over (
+            partition by customer_id order by day_number
+            range between {{ yoy_days - 1 }} preceding and current row
+        ) as yoy_current_amount,
+        sum(basis_amount) over (
+            partition by customer_id order by day_number
+            range between {{ year_lag + yoy_days - 1 }} preceding and {{ year_lag }} preceding
+        ) as yoy_previous_amount,
+        sum(basis_amount) over (
+            partition by customer_id order by day_number
+            range between {{ run_rate_days - 1 }} preceding and current row
+        ) as recent_contribution
+    from (select *, {{ day_number('timeline_date') }} as day_number from timeline) as numbered_timeline
+    window
+        trailing_window as (
+            partition by customer_id
+            order by day_number
+            range between {{ window_days - 1 }} preceding and current row
+        ),
+        history_to_date as (
+            partition by customer_id
+            order by day_number
+            range between unbounded preceding and current row
+        )
+
+),
+
+windows_in_range as (
+
+    select * from windowed
+    where is_as_of_row = 1
+
+),
+
 final as (
 
     select
-        tiered.customer_id,
-        tiered.as_of_date,
+        windows_in_range.customer_id,
+        windows_in_range.as_of_date,
         {%- for column in money_columns %}
-        cast(coalesce(windows_in_range.{{ column }}, 0) as decimal(18, 2)) as {{ column }},
+        cast(windows_in_range.{{ column }} as decimal(18, 2)) as {{ column }},
         {%- endfor %}
-        cast(coalesce(windows_in_range.order_count, 0) as bigint) as order_count,
-        cast(coalesce(windows_in_range.line_count, 0) as bigint) as line_count,
-        coalesce(windows_in_range.line_count, 0) > 0 as has_sales_in_window,
-        cast(coalesce(windows_in_range.active_months, 0) as bigint) as active_months,
+        cast(windows_in_range.order_count as bigint) as order_count,
+        cast(windows_in_range.line_count as bigint) as line_count,
+        windows_in_range.line_count > 0 as has_sales_in_window,
+        cast(windows_in_range.active_months as bigint) as active_months,
         case
-            when first_orders.first_order_date <= tiered.as_of_date then first_orders.first_order_date
+            when first_orders.first_order_date <= windows_in_range.as_of_date then first_orders.first_order_date
         end as first_order_date,
-        coalesce(windows_in_range.last_order_in_grid_date, first_orders.last_order_before_grid_date) as last_order_date,
+        coalesce(windows_in_range.last_order_in_lookback_date, first_orders.last_order_before_lookback_date) as last_order_date,
         cast(windows_in_range.median_order_interval_days as double) as median_order_interval_days,
-        cast(coalesce(windows_in_range.recent_revenue, 0) as decimal(18, 2)) as recent_revenue,
-        cast(coalesce(windows_in_range.mom_current_amount, 0) as decimal(18, 2)) as mom_current_amount,
+        cast(windows_in_range.recent_revenue as decimal(18, 2)) as recent_revenue,
+        cast(windows_in_range.mom_current_amount as decimal(18, 2)) as mom_current_amount,
         cast(coalesce(windows_in_range.mom_previous_amount, 0) as decimal(18, 2)) as mom_previous_amount,
-        cast(coalesce(windows_in_range.yoy_current_amount, 0) as decimal(18, 2)) as yoy_current_amount,
+        cast(windows_in_range.yoy_current_amount as decimal(18, 2)) as yoy_current_amount,
         cast(coalesce(windows_in_range.yoy_previous_amount, 0) as decimal(18, 2)) as yoy_previous_amount,
-        cast(coalesce(windows_in_range.recent_contribution, 0) as decimal(18, 2)) as recent_contribution
-    from tiered
-    left join windows_in_range
-        on
-            tiered.customer_id = windows_in_range.customer_id
-            and tiered.as_of_date = windows_in_range.as_of_date
-    left join first_orders on tiered.customer_id = first_orders.customer_id
+        cast(windows_in_range.recent_contribution as decimal(18, 2)) as recent_contribution
+    from windows_in_range
+    left join first_orders on windows_in_range.customer_id = first_orders.customer_id
 
 )
 

@@ -38,7 +38,8 @@ settlements as (
     select
         invoice_id,
         min(case when paid_to_date >= invoice_amount then payment_date end) as settled_date,
-        max(paid_to_date) as paid_amount
+        max(paid_to_date) as paid_amount,
+        max(payment_date) as last_payment_date
     from invoice_payments
     group by invoice_id
 
@@ -54,6 +55,7 @@ final as (
         invoices.invoice_amount,
         cast(coalesce(settlements.paid_amount, 0) as decimal(18, 2)) as paid_amount,
         settlements.settled_date,
+        settlements.last_payment_date,
         cast(
             case
                 when settlements.settled_date > invoices.due_date

@@ -2,9 +2,17 @@
 -- the product's list price valid on the order date, and what all customers paid on
 -- average for the product over the trailing price_chaser_peer_days days (quantity-
 -- weighted, purchases only, the line's own day included). A purchase line is at deep
--- discount when its net unit price is far enough below both. Only the lines an as-of date
--- of the build looks at (grid_start_date..as_of_date) are priced.
+-- discount when its net unit price is far enough below both.
+--
+-- Incremental by order day: a build prices the lines of the days it recomputes
+-- (is_recomputed_day, macros/run_dates.sql), the peer window reaching back
+-- price_chaser_peer_days before them.
 {%- set peer_days = var('price_chaser_peer_days') | int %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed_days('order_date') }}",
+) }}
 
 with
 
@@ -20,64 +28,33 @@ products as (
 
 ),
 
-purchases as (
-
-    select * from sales_lines
-    where
-        not is_return
-        and quantity > 0
-        and order_date between {{ add_days(grid_start_date(), 1 - peer_days) }} and {{ as_of_date() }}
-
-),
-
+-- Every product and day with a sales line in the span, with its purchases (net amount
+-- and quantity; returns count as nothing): the rows the peer window slides over.
 product_days as (
 
     select
         product_id,
         order_date,
-        sum(net_amount) as net_amount,
-        sum(quantity) as quantity
-    from purchases
+        sum(case when not is_return and quantity > 0 then net_amount else 0 end) as net_amount,
+        sum(case when not is_return and quantity > 0 then quantity else 0 end) as quantity
+    from sales_lines
+    where {{ is_recomputed_day(add_days('order_date', peer_days - 1)) }}
     group by product_id, order_date
-
-),
-
-calendar as (
-
-    {{ dbt.date_spine(
-        'day',
-        add_days(grid_start_date(), 1 - peer_days),
-        add_days(as_of_date(), 1)
-    ) }}
-
-),
-
-product_grid as (
-
-    select
-        products_sold.product_id,
-        cast(calendar.date_day as date) as order_date
-    from (select distinct product_id from product_days) as products_sold
-    cross join calendar
 
 ),
 
 peer_prices as (
 
     select
-        product_grid.product_id,
-        product_grid.order_date,
-        sum(coalesce(product_days.net_amount, 0)) over peer_window as peer_net_amount,
-        sum(coalesce(product_days.quantity, 0)) over peer_window as peer_quantity
-    from product_grid
-    left join product_days
-        on
-            product_grid.product_id = product_days.product_id
-            and product_grid.order_date = product_days.order_date
+        product_id,
+        order_date,
+        sum(net_amount) over peer_window as peer_net_amount,
+        sum(quantity) over peer_window as peer_quantity
+    from product_days
     window peer_window as (
-        partition by product_grid.product_id
-        order by product_grid.order_date
-        rows between {{ peer_days - 1 }} preceding and current row
+        partition by product_id
+        order by {{ day_number('order_date') }}
+        range between {{ peer_days - 1 }} preceding and current row
     )
 
 ),
@@ -98,7 +75,7 @@ priced as (
         on
             sales_lines.product_id = peer_prices.product_id
             and sales_lines.order_date = peer_prices.order_date
-    where sales_lines.order_date between {{ grid_start_date() }} and {{ as_of_date() }}
+    where {{ is_recomputed_day('sales_lines.order_date') }}
 
 ),
 

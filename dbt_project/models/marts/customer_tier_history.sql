@@ -84,38 +84,19 @@ evaluations as (
 
 ),
 
-calendar as (
-
-    {{ dbt.date_spine('day', add_days(history_start_date(), 1 - hysteresis), add_days(as_of_date(), 1)) }}
-
-),
-
-evaluation_grid as (
-
-    select
-        evaluated_customers.customer_id,
-        cast(calendar.date_day as date) as as_of_date
-    from (select distinct customer_id from evaluations) as evaluated_customers
-    cross join calendar
-
-),
-
--- The best ABC tier of the last N days: a demotion shows only once all N were below.
+-- The best ABC tier of the last N days (days, not evaluations: a day without an
+-- evaluation holds nothing): a demotion shows only once all N were below.
 held_tiers as (
 
     select
-        evaluation_grid.customer_id,
-        evaluation_grid.as_of_date,
-        min({{ tier_rank('evaluations.abc_tier') }}) over (
-            partition by evaluation_grid.customer_id
-            order by evaluation_grid.as_of_date
-            rows between {{ hysteresis - 1 }} preceding and current row
+        customer_id,
+        as_of_date,
+        min({{ tier_rank('abc_tier') }}) over (
+            partition by customer_id
+            order by {{ day_number('as_of_date') }}
+            range between {{ hysteresis - 1 }} preceding and current row
         ) as held_rank
-    from evaluation_grid
-    left join evaluations
-        on
-            evaluation_grid.customer_id = evaluations.customer_id
-            and evaluation_grid.as_of_date = evaluations.as_of_date
+    from evaluations
 
 ),
 

@@ -1,0 +1,86 @@
+"""The incremental day layers: a late correction recomputes exactly what a full rebuild gives.
+
+int_sales_lines_priced and int_customer_days_aggregated keep every loaded day and a build
+recomputes only the days from its history start (customer_tiering/transform.py). A day
+corrected long after it was published must change the published tables exactly as
+rebuilding everything from the raw tables would, including the days after it whose peer
+prices and trailing windows read it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from customer_tiering import pipeline, transform
+from customer_tiering.sources.demo import DemoSource
+from tests.conftest import DEMO_END, DEMO_SCALE, table_checksum, warehouse_tables
+from tests.test_pipeline import copy_warehouse
+
+CORRECTED_DAY = DEMO_END - timedelta(days=200)
+
+
+class CorrectedSource:
+    """The demo source with CORRECTED_DAY's sales corrected: its largest order cancelled
+    and every line of one customer withdrawn (a day delivered again, smaller)."""
+
+    name = "demo, corrected"
+
+    def __init__(self) -> None:
+        self.demo = DemoSource(
+            DEMO_SCALE["seed"], DEMO_SCALE["customers"], DEMO_SCALE["lines_per_day"]
+        )
+
+    def pull_range(
+        self, table: str, start: date, end: date, known_at: date | None = None
+    ) -> pd.DataFrame:
+        frame = self.demo.pull_range(table, start, end, known_at)
+        if table != "sales_lines":
+            return frame
+        on_day = pd.to_datetime(frame["order_date"]) == pd.Timestamp(CORRECTED_DAY)
+        day = frame[on_day]
+        largest_order = day.groupby("order_id")["net_amount"].sum().idxmax()
+        withdrawn_customer = day["customer_id"].iloc[0]
+        dropped = on_day & (
+            (frame["order_id"] == largest_order) | (frame["customer_id"] == withdrawn_customer)
+        )
+        return frame[~dropped].reset_index(drop=True)
+
+
+def published(warehouse: Path) -> dict[str, str]:
+    return {
+        table: table_checksum(warehouse, table)
+        for table in warehouse_tables(warehouse)
+        if table.startswith("marts.")
+    }
+
+
+def lines_on(warehouse: Path, day: date) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select count(*) from intermediate.int_sales_lines_priced where order_date = ?", [day]
+        ).fetchall()[0][0]
+
+
+def test_a_correction_200_days_back_equals_a_full_rebuild(
+    demo_warehouse: Path, tmp_path: Path
+) -> None:
+    before = published(demo_warehouse)
+    lines_before = lines_on(demo_warehouse, CORRECTED_DAY)
+
+    incremental = copy_warehouse(demo_warehouse, tmp_path / "incremental")
+    result = pipeline.run(incremental, CORRECTED_DAY, CORRECTED_DAY, source=CorrectedSource())
+    assert result.changed_days["sales_lines"] == [CORRECTED_DAY]
+    assert (result.history_start, result.as_of) == (CORRECTED_DAY, DEMO_END)
+    assert lines_on(incremental.warehouse, CORRECTED_DAY) < lines_before
+
+    rebuilt = copy_warehouse(incremental.warehouse, tmp_path / "rebuilt")
+    transform.record_built(rebuilt.warehouse, None)  # forget the layers: dbt --full-refresh
+    pipeline.run(rebuilt, DEMO_END, DEMO_END, full_refresh=True)
+
+    after = published(incremental.warehouse)
+    assert after == published(rebuilt.warehouse)
+    assert after["marts.customer_tier_history"] != before["marts.customer_tier_history"]
