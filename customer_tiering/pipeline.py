@@ -317,6 +317,8 @@ def build(ctx: RunContext) -> RunResult:
             )
         with timed(timings, "publish"):
             models = publish.published_models(transform.manifest_path(settings.warehouse))
+            with load.connect(settings.warehouse, read_only=True) as con:
+                previous = publish.last_publication(con)
             tables = publish.promote(
                 settings.warehouse,
                 models,
@@ -325,7 +327,10 @@ def build(ctx: RunContext) -> RunResult:
                 transform.fingerprint(settings.rules),
                 ctx.window.full_refresh,
             )
-            snapshot = publish.refresh_snapshot(settings.warehouse)
+            delta = None
+            if previous and not ctx.window.full_refresh:
+                delta = publish.SnapshotDelta(previous.published_at, models, history_start, as_of)
+            snapshot = publish.refresh_snapshot(settings.warehouse, delta=delta)
         ctx.console.log(f"published {len(tables)} tables as of {as_of}; BI snapshot {snapshot}")
     ctx.console.log(report.write_for_build(settings, as_of))
     return RunResult(as_of, history_start, changed, tables, dict(timings))

@@ -20,7 +20,10 @@ from the earliest of them by itself.
 BI tools read a snapshot file (`bi/<name>.duckdb`), a copy of schema `marts` written as a
 new file and swapped in with `os.replace`: never half-written, never locking the
 warehouse. It is refreshed after every publish; a run killed between the two leaves the
-old snapshot, which the next run replaces.
+old snapshot, which the next run replaces. When the snapshot holds the publication just
+before this one, the new file is a byte copy of it with this publish's changes applied
+(the as-of dates recomputed, the latest-only marts), so a daily run does not copy the
+whole history again.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -217,22 +221,93 @@ def snapshot_marker(snapshot: Path) -> Path:
     return snapshot.with_name(f".{snapshot.name}.published")
 
 
-def refresh_snapshot(warehouse: Path, force: bool = True) -> Path:
+@dataclass(frozen=True)
+class SnapshotDelta:
+    """What one publish changed, for a snapshot that holds the publication before it."""
+
+    previous_published_at: str
+    models: list[PublishedModel]
+    history_start: date
+    as_of: date
+
+
+def refresh_snapshot(
+    warehouse: Path, force: bool = True, delta: SnapshotDelta | None = None
+) -> Path:
     """Copy the published tables to the BI snapshot unless (`force` off) it already holds
     the last publication: a run killed between publish and snapshot is made good by the
-    next run, even one with nothing to rebuild."""
+    next run, even one with nothing to rebuild. With `delta`, a snapshot holding the
+    previous publication gets only the changes."""
     snapshot = bi_snapshot_path(warehouse)
     with connect(warehouse, read_only=True) as con:
         publication = last_publication(con)
     stamp = publication.published_at if publication else ""
     marker = snapshot_marker(snapshot)
-    if not force and snapshot.exists() and marker.exists() and marker.read_text() == stamp:
+    held = marker.read_text() if snapshot.exists() and marker.exists() else None
+    if not force and held == stamp:
         return snapshot
-    export_snapshot(warehouse, snapshot)
+    applied = delta is not None and held == delta.previous_published_at
+    if not (applied and apply_delta(warehouse, snapshot, delta)):
+        export_snapshot(warehouse, snapshot)
     tmp = marker.with_name(marker.name + ".tmp")
     tmp.write_text(stamp, encoding="utf-8")
     os.replace(tmp, marker)
     return snapshot
+
+
+def apply_delta(warehouse: Path, snapshot: Path, delta: SnapshotDelta) -> bool:
+    """Write a copy of `snapshot` with `delta` applied and swap it in; False (nothing
+    swapped in) when the set of tables or a history mart's columns changed, so the caller
+    exports the whole schema instead."""
+    tmp = snapshot.with_name(f".{snapshot.name}.tmp")
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.copyfile(snapshot, tmp)
+    source, schema = warehouse.stem, PUBLISHED_SCHEMA
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{warehouse.resolve()}' as \"{source}\" (read_only)")
+        con.execute(f"attach '{tmp}' as snapshot")
+        applied = same_tables(con, source, "snapshot", schema) and all(
+            apply_model(con, f'"{source}".{schema}."{model.name}"', model, delta)
+            for model in delta.models
+        )
+        con.execute("detach snapshot")
+    finally:
+        con.close()
+    if not applied:
+        tmp.unlink(missing_ok=True)
+        return False
+    os.replace(tmp, snapshot)
+    return True
+
+
+def same_tables(con: duckdb.DuckDBPyConnection, source: str, target: str, schema: str) -> bool:
+    names = [
+        con.execute(
+            "select table_name from information_schema.tables"
+            " where table_catalog = ? and table_schema = ? order by table_name",
+            [catalog, schema],
+        ).fetchall()
+        for catalog in (source, target)
+    ]
+    return names[0] == names[1]
+
+
+def apply_model(
+    con: duckdb.DuckDBPyConnection, new: str, model: PublishedModel, delta: SnapshotDelta
+) -> bool:
+    """Bring the snapshot's copy of one mart up to `new`; False if its columns changed."""
+    old = f'snapshot.{PUBLISHED_SCHEMA}."{model.name}"'
+    if model.mode != "as_of_partitions":
+        con.execute(f"create or replace table {old} as select * from {new}")
+        return True
+    if con.execute(f"describe {new}").fetchall() != con.execute(f"describe {old}").fetchall():
+        return False
+    dates = [delta.history_start, delta.as_of]
+    con.execute(f"delete from {old} where as_of_date between ? and ?", dates)
+    con.execute(f"insert into {old} select * from {new} where as_of_date between ? and ?", dates)
+    return True
 
 
 def export_snapshot(warehouse: Path, target: Path, schema: str = PUBLISHED_SCHEMA) -> list[str]:

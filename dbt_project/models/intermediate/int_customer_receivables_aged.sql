@@ -8,7 +8,9 @@
 -- on every as-of date. Ageing uses thresholds: an amount is "at least k days past due"
 -- from due date + k until paid, so each bucket [min, max] is the amount at least min
 -- days past due minus the amount at least max + 1 days past due (the open balance stands
--- in for "at least 0"). Events before history_start_date are folded into that day.
+-- in for "at least 0"): on the day an invoice reaches k days past due, what it still owes
+-- then enters, and each later payment leaves. Events before history_start_date are folded
+-- into that day.
 --
 -- Invoices paid exactly whose every event falls before history_start_date add nothing
 -- to any balance or count from then on and are left out: a daily build reads the live
@@ -30,6 +32,7 @@
 {%- endfor %}
 {%- set deltas = ['open', 'dso_invoiced'] %}
 {%- for days in thresholds %}{% do deltas.append('past_due_' ~ days) %}{% endfor %}
+{%- set money_deltas = deltas[:] %}
 {%- do deltas.extend(['settled_count', 'days_late', 'due_count', 'on_time_count', 'oldest_due_day', 'oldest_due_count']) %}
 
 with
@@ -67,12 +70,32 @@ invoice_payments as (
 
     select
         invoices.customer_id,
+        invoices.invoice_id,
         invoices.due_date,
         payments.payment_date,
         payments.payment_amount
     from payments
     inner join invoices on payments.invoice_id = invoices.invoice_id
     where payments.payment_date <= {{ as_of_date() }}
+
+),
+
+-- What each invoice still owed on the day it became at least k days past due, per
+-- threshold k: most invoices are paid before, and then have no ageing events at all.
+owed_at_thresholds as (
+
+    select
+        invoices.customer_id,
+        invoices.due_date,
+        {%- for days in thresholds %}
+        invoices.invoice_amount - coalesce(sum(
+            case when invoice_payments.payment_date <= {{ add_days('invoices.due_date', days) }}
+                then invoice_payments.payment_amount end
+        ), 0) as owed_at_{{ days }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from invoices
+    left join invoice_payments on invoices.invoice_id = invoice_payments.invoice_id
+    group by invoices.invoice_id, invoices.customer_id, invoices.due_date, invoices.invoice_amount
 
 ),
 
@@ -113,15 +136,15 @@ events as (
 
     union all
 
-    select customer_id, {{ event_row(deltas, add_days('due_date', days), {'past_due_' ~ days: 'invoice_amount'}) }}
-    from invoices
+    select customer_id, {{ event_row(deltas, add_days('due_date', days), {'past_due_' ~ days: 'owed_at_' ~ days}) }}
+    from owed_at_thresholds
+    where owed_at_{{ days }} <> 0
 
     union all
 
-    select
-        customer_id,
-        {{ event_row(deltas, 'greatest(payment_date, ' ~ add_days('due_date', days) ~ ')', {'past_due_' ~ days: '-payment_amount'}) }}
+    select customer_id, {{ event_row(deltas, 'payment_date', {'past_due_' ~ days: '-payment_amount'}) }}
     from invoice_payments
+    where payment_date > {{ add_days('due_date', days) }}
     {%- endfor %}
 
     union all
@@ -174,8 +197,10 @@ event_days as (
         customer_id,
         greatest(event_date, {{ history_start_date() }}) as event_date,
         0 as is_as_of_date,
+        {#- Narrow types: the window below holds every row of a customer at once. #}
         {%- for name in deltas %}
-        sum({{ name }}_delta) as {{ name }}_delta{{ "," if not loop.last }}
+        cast(sum({{ name }}_delta) as {{ 'decimal(18, 2)' if name in money_deltas else 'bigint' }}) as {{ name }}_delta
+        {{- "," if not loop.last }}
         {%- endfor %}
     from events
     where event_date <= {{ as_of_date() }}
