@@ -4,12 +4,34 @@
     `dbt build` uses the day it runs. -#}
 {#- A var of the same name wins over the env var: dbt unit tests set their dates with
     `overrides: vars:` (the pipeline never passes these vars). -#}
+{% macro as_of_value() -%}
+    {{ return(var("as_of_date", env_var("TIERING_AS_OF_DATE", run_started_at.strftime("%Y-%m-%d")))) }}
+{%- endmacro %}
+
+{% macro history_start_value() -%}
+    {{ return(var("history_start_date", env_var("TIERING_HISTORY_START_DATE", as_of_value()))) }}
+{%- endmacro %}
+
 {% macro as_of_date() -%}
-    cast('{{ var("as_of_date", env_var("TIERING_AS_OF_DATE", run_started_at.strftime("%Y-%m-%d"))) }}' as date)
+    cast('{{ as_of_value() }}' as date)
 {%- endmacro %}
 
 {% macro history_start_date() -%}
-    cast('{{ var("history_start_date", env_var("TIERING_HISTORY_START_DATE", var("as_of_date", env_var("TIERING_AS_OF_DATE", run_started_at.strftime("%Y-%m-%d"))))) }}' as date)
+    cast('{{ history_start_value() }}' as date)
+{%- endmacro %}
+
+{#- Days from history_start_date to as_of_date, both included: how many as-of dates a
+    build can compute, known when the SQL is compiled. -#}
+{% macro build_days() -%}
+    {%- set parse = modules.datetime.datetime.strptime -%}
+    {{ return((parse(as_of_value(), "%Y-%m-%d") - parse(history_start_value(), "%Y-%m-%d")).days + 1) }}
+{%- endmacro %}
+
+{#- Up to this many days a build reads trailing windows by joining each as-of row to its
+    activity (cost: as-of dates x activity days); beyond, by window functions over the
+    whole timeline (cost: the timeline). A daily run takes the first way. -#}
+{% macro few_as_of_dates() -%}
+    {{ return(7) }}
 {%- endmacro %}
 
 {#- How many days before an as-of date its figures reach back: the trailing window, the

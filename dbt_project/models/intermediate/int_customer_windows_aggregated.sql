@@ -212,56 +212,97 @@ timeline as (
 
 ),
 
+-- The trailing figures, read on the as-of rows: the last `days` days ending `lag` days
+-- before the as-of date. A build of many as-of dates slides window functions (RANGE
+-- frames of N days) over the whole timeline; a build of a few (a daily run) joins each
+-- as-of row to its customer's activity instead, so it does not compute every activity
+-- row's windows to read a handful. Both render the same list.
+{%- set measures = [] %}
+{%- for column in money_columns + count_columns %}
+    {%- do measures.append({'name': column, 'column': column, 'days': window_days, 'lag': 0}) %}
+{%- endfor %}
+{%- do measures.extend([
+    {'name': 'recent_revenue', 'column': 'revenue', 'days': recent_days, 'lag': 0},
+    {'name': 'mom_current_amount', 'column': 'basis_amount', 'days': mom_days, 'lag': 0},
+    {'name': 'mom_previous_amount', 'column': 'basis_amount', 'days': mom_days, 'lag': mom_days},
+    {'name': 'yoy_current_amount', 'column': 'basis_amount', 'days': yoy_days, 'lag': 0},
+    {'name': 'yoy_previous_amount', 'column': 'basis_amount', 'days': yoy_days, 'lag': year_lag},
+    {'name': 'recent_contribution', 'column': 'basis_amount', 'days': run_rate_days, 'lag': 0},
+]) %}
+
+numbered_timeline as (
+
+    select *, {{ day_number('timeline_date') }} as day_number from timeline
+
+),
+
+{%- if build_days() <= few_as_of_dates() %}
+
+windowed as (
+
+    select
+        as_of_rows.customer_id,
+        as_of_rows.timeline_date as as_of_date,
+        as_of_rows.is_as_of_row,
+        {%- for measure in measures %}
+        sum(
+            case
+                when activity.day_number > as_of_rows.day_number - {{ measure.days + measure.lag }}
+                    and activity.day_number <= as_of_rows.day_number - {{ measure.lag }}
+                    then activity.{{ measure.column }}
+            end
+        ) as {{ measure.name }},
+        {%- endfor %}
+        sum(activity.active_month_delta) as active_months,
+        max(activity.order_date) as last_order_in_lookback_date,
+        {{ median(
+            'case when activity.day_number > as_of_rows.day_number - ' ~ window_days
+            ~ ' then activity.order_interval_days end'
+        ) }} as median_order_interval_days
+    from numbered_timeline as as_of_rows
+    left join numbered_timeline as activity
+        on
+            as_of_rows.customer_id = activity.customer_id
+            and activity.is_as_of_row = 0
+            and activity.day_number <= as_of_rows.day_number
+    where as_of_rows.is_as_of_row = 1
+    group by as_of_rows.customer_id, as_of_rows.timeline_date, as_of_rows.is_as_of_row
+
+),
+
+{%- else %}
+
 windowed as (
 
     select
         customer_id,
         timeline_date as as_of_date,
         is_as_of_row,
-        {%- for column in money_columns + count_columns %}
-        sum({{ column }}) over trailing_window as {{ column }},
+        {%- for measure in measures %}
+        sum({{ measure.column }}) over (
+            partition by customer_id
+            order by day_number
+            range between {{ measure.days + measure.lag - 1 }} preceding
+            and {{ 'current row' if measure.lag == 0 else measure.lag ~ ' preceding' }}
+        ) as {{ measure.name }},
         {%- endfor %}
         sum(active_month_delta) over history_to_date as active_months,
         max(order_date) over history_to_date as last_order_in_lookback_date,
-        {{ median('order_interval_days') }} over trailing_window as median_order_interval_days,
-        sum(revenue) over (
-            partition by customer_id order by day_number
-            range between {{ recent_days - 1 }} preceding and current row
-        ) as recent_revenue,
-        sum(basis_amount) over (
-            partition by customer_id order by day_number
-            range between {{ mom_days - 1 }} preceding and current row
-        ) as mom_current_amount,
-        sum(basis_amount) over (
-            partition by customer_id order by day_number
-            range between {{ 2 * mom_days - 1 }} preceding and {{ mom_days }} preceding
-        ) as mom_previous_amount,
-        sum(basis_amount) over (
-            partition by customer_id order by day_number
-            range between {{ yoy_days - 1 }} preceding and current row
-        ) as yoy_current_amount,
-        sum(basis_amount) over (
-            partition by customer_id order by day_number
-            range between {{ year_lag + yoy_days - 1 }} preceding and {{ year_lag }} preceding
-        ) as yoy_previous_amount,
-        sum(basis_amount) over (
-            partition by customer_id order by day_number
-            range between {{ run_rate_days - 1 }} preceding and current row
-        ) as recent_contribution
-    from (select *, {{ day_number('timeline_date') }} as day_number from timeline) as numbered_timeline
-    window
-        trailing_window as (
+        {{ median('order_interval_days') }} over (
             partition by customer_id
             order by day_number
             range between {{ window_days - 1 }} preceding and current row
-        ),
-        history_to_date as (
-            partition by customer_id
-            order by day_number
-            range between unbounded preceding and current row
-        )
+        ) as median_order_interval_days
+    from numbered_timeline
+    window history_to_date as (
+        partition by customer_id
+        order by day_number
+        range between unbounded preceding and current row
+    )
 
 ),
+
+{%- endif %}
 
 windows_in_range as (
 
@@ -276,23 +317,23 @@ final as (
         windows_in_range.customer_id,
         windows_in_range.as_of_date,
         {%- for column in money_columns %}
-        cast(windows_in_range.{{ column }} as decimal(18, 2)) as {{ column }},
+        cast(coalesce(windows_in_range.{{ column }}, 0) as decimal(18, 2)) as {{ column }},
         {%- endfor %}
-        cast(windows_in_range.order_count as bigint) as order_count,
-        cast(windows_in_range.line_count as bigint) as line_count,
-        windows_in_range.line_count > 0 as has_sales_in_window,
-        cast(windows_in_range.active_months as bigint) as active_months,
+        cast(coalesce(windows_in_range.order_count, 0) as bigint) as order_count,
+        cast(coalesce(windows_in_range.line_count, 0) as bigint) as line_count,
+        coalesce(windows_in_range.line_count, 0) > 0 as has_sales_in_window,
+        cast(coalesce(windows_in_range.active_months, 0) as bigint) as active_months,
         case
             when first_orders.first_order_date <= windows_in_range.as_of_date then first_orders.first_order_date
         end as first_order_date,
         coalesce(windows_in_range.last_order_in_lookback_date, first_orders.last_order_before_lookback_date) as last_order_date,
         cast(windows_in_range.median_order_interval_days as double) as median_order_interval_days,
-        cast(windows_in_range.recent_revenue as decimal(18, 2)) as recent_revenue,
-        cast(windows_in_range.mom_current_amount as decimal(18, 2)) as mom_current_amount,
+        cast(coalesce(windows_in_range.recent_revenue, 0) as decimal(18, 2)) as recent_revenue,
+        cast(coalesce(windows_in_range.mom_current_amount, 0) as decimal(18, 2)) as mom_current_amount,
         cast(coalesce(windows_in_range.mom_previous_amount, 0) as decimal(18, 2)) as mom_previous_amount,
-        cast(windows_in_range.yoy_current_amount as decimal(18, 2)) as yoy_current_amount,
+        cast(coalesce(windows_in_range.yoy_current_amount, 0) as decimal(18, 2)) as yoy_current_amount,
         cast(coalesce(windows_in_range.yoy_previous_amount, 0) as decimal(18, 2)) as yoy_previous_amount,
-        cast(windows_in_range.recent_contribution as decimal(18, 2)) as recent_contribution
+        cast(coalesce(windows_in_range.recent_contribution, 0) as decimal(18, 2)) as recent_contribution
     from windows_in_range
     left join first_orders on windows_in_range.customer_id = first_orders.customer_id
 
