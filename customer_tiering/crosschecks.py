@@ -16,6 +16,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from customer_tiering.checks import SEVERITY, CheckResult, row_check
 from customer_tiering.contract import BUSINESS_DATE, TABLES
@@ -29,23 +31,42 @@ Warehouse = duckdb.DuckDBPyConnection | None
 def references(
     table: str, batches: Batches, con: Warehouse, column: str, master: str, severity: str
 ) -> list[CheckResult]:
-    """Every `column` value names a row of `master`, in this pull or in the warehouse."""
+    """Every `column` value names a row of `master`, in this pull or in the warehouse (a
+    chunk after the first finds the master tables there). Set tests in Arrow, never a
+    Python set: a month holds close to a million references."""
     frame = batches[table][0]
     key = TABLES[master].key
-    known = set(batches[master][0].get(key, pd.Series(dtype=object)).dropna())
+    values = _text(frame[column])
+    pulled = batches[master][0] if master in batches else pd.DataFrame()
+    known = [_text(pulled[key])] if key in pulled.columns else []
     if con is not None:
-        con.register("batch_references", pd.DataFrame({key: frame[column].dropna().unique()}))
+        referenced = pa.table({key: pc.drop_null(pc.unique(values))})
+        con.register("batch_references", referenced)
         # Keys are text; the cast also serves a warehouse whose ids are still BIGINT
         # (validation reads before the load migrates raw to the current contract).
         stored = con.execute(
             f"select distinct cast({key} as varchar) as {key} from raw.{master}"
             f" where cast({key} as varchar) in (select {key} from batch_references)"
-        ).df()
+        ).to_arrow_table()
         con.unregister("batch_references")
-        known |= set(stored[key])
-    failing = frame[column].notna() & ~frame[column].isin(known)
+        known.append(stored.column(key).combine_chunks().cast(pa.string()))
+    known_keys = pa.concat_arrays(known) if known else pa.array([], pa.string())
+    failing = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=known_keys)))
+    mask = pd.Series(failing.to_numpy(zero_copy_only=False))
     config = {"column": column, "master": master}
-    return [row_check(table, frame, f"references({column} -> {master})", severity, failing, config)]
+    return [row_check(table, frame, f"references({column} -> {master})", severity, mask, config)]
+
+
+def _text(values: pd.Series) -> pa.Array:
+    """Ids as an Arrow text array (missing ones null). A source delivers ids as text; a
+    column of anything else (refused by the type rules anyway) is compared as its text."""
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects
+        array = pa.array(values.map(lambda v: None if pd.isna(v) else str(v)), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.string())
 
 
 def payments_within_open_amount(
