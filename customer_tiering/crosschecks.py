@@ -44,7 +44,7 @@ def references(
         con.register("batch_references", referenced)
         # Keys are text; the cast also serves a warehouse whose ids are still BIGINT
         # (validation reads before the load migrates raw to the current contract).
-        stored = con.execute(
+        stored = con.sql(
             f"select distinct cast({key} as varchar) as {key} from raw.{master}"
             f" where cast({key} as varchar) in (select {key} from batch_references)"
         ).to_arrow_table()
