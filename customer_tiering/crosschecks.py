@@ -32,15 +32,13 @@ def references(
     table: str, batches: Batches, con: Warehouse, column: str, master: str, severity: str
 ) -> list[CheckResult]:
     """Every `column` value names a row of `master`, in this pull or in the warehouse (a
-    chunk after the first finds the master tables there). Set tests in Arrow, never a
-    Python set: a month holds close to a million references."""
+    chunk after the first finds the master tables there)."""
     frame = batches[table][0]
     key = TABLES[master].key
-    values = _text(frame[column])
     pulled = batches[master][0] if master in batches else pd.DataFrame()
-    known = [_text(pulled[key])] if key in pulled.columns else []
+    keys: list[pd.Series | pd.Index | pa.Array] = [pulled[key]] if key in pulled.columns else []
     if con is not None:
-        referenced = pa.table({key: pc.drop_null(pc.unique(values))})
+        referenced = pa.table({key: pc.drop_null(pc.unique(_text(frame[column])))})
         con.register("batch_references", referenced)
         # Keys are text; the cast also serves a warehouse whose ids are still BIGINT
         # (validation reads before the load migrates raw to the current contract).
@@ -49,24 +47,33 @@ def references(
             f" where cast({key} as varchar) in (select {key} from batch_references)"
         ).to_arrow_table()
         con.unregister("batch_references")
-        known.append(stored.column(key).combine_chunks().cast(pa.string()))
-    known_keys = pa.concat_arrays(known) if known else pa.array([], pa.string())
-    failing = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=known_keys)))
-    mask = pd.Series(failing.to_numpy(zero_copy_only=False))
+        keys.append(stored.column(key).combine_chunks())
+    failing = pd.Series(frame[column].notna().to_numpy() & ~_is_in(frame[column], keys))
     config = {"column": column, "master": master}
-    return [row_check(table, frame, f"references({column} -> {master})", severity, mask, config)]
+    return [row_check(table, frame, f"references({column} -> {master})", severity, failing, config)]
 
 
-def _text(values: pd.Series) -> pa.Array:
+def _text(values: pd.Series | pd.Index | pa.Array) -> pa.Array:
     """Ids as an Arrow text array (missing ones null). A source delivers ids as text; a
     column of anything else (refused by the type rules anyway) is compared as its text."""
     try:
-        array = pa.array(values, from_pandas=True)
+        array = values if isinstance(values, pa.Array) else pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects
-        array = pa.array(values.map(lambda v: None if pd.isna(v) else str(v)), from_pandas=True)
+        array = pa.array([None if pd.isna(v) else str(v) for v in values], pa.string())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     return array.cast(pa.string())
+
+
+def _is_in(values: pd.Series, keys: list[pd.Series | pd.Index | pa.Array]) -> np.ndarray:
+    """Which `values` are among `keys` (a missing value never is), as a boolean array.
+    Computed in Arrow: pandas' `isin` on text walks the keys in Python, which costs
+    seconds for a month of invoice ids."""
+    known = pa.concat_arrays([_text(k) for k in keys]) if keys else pa.array([], pa.string())
+    text = _text(values)
+    return pc.and_(pc.is_valid(text), pc.is_in(text, value_set=known)).to_numpy(
+        zero_copy_only=False
+    )
 
 
 def payments_within_open_amount(
@@ -108,13 +115,13 @@ def payments_within_open_amount(
             [payment_days],
         ).df()
         con.unregister("batch_invoice_ids")
-        new_ids = ~stored_amounts["invoice_id"].isin(amounts.index)
+        new_ids = ~_is_in(stored_amounts["invoice_id"], [invoices["invoice_id"]])
         stored = stored_amounts[new_ids].set_index("invoice_id")["amount"].astype("float64")
         amounts = pd.concat([amounts, stored])
         earlier = earlier.add(stored_paid.set_index("invoice_id")["paid"], fill_value=0)
     total = earlier.reindex(paid.index, fill_value=0) + paid
     over = total[total - amounts.reindex(total.index) > tolerance_cents(tolerance)].index
-    failing = payments["invoice_id"].isin(over)
+    failing = pd.Series(_is_in(payments["invoice_id"], [over]))
     config = {"tolerance": tolerance}
     return [row_check(table, payments, "payments_within_open_amount", severity, failing, config)]
 
