@@ -1,8 +1,8 @@
 """Command line: `tiering run`, the same steps Airflow schedules, without Airflow; and
 `report`, `explain`, `whatif` for the people who act on the tiers.
 
-Exit status: 0 done; 3 input refused (nothing loaded, batch quarantined); 2 usage or
-configuration error; 1 any other failure. Schedulers retry 1, never 3.
+Exit status: 0 done; 3 input refused (nothing of it loaded, nothing published, batch
+quarantined); 2 usage or configuration error; 1 any other failure. Schedulers retry 1, never 3.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from pydantic_core import ErrorDetails
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import ConfigError
 from customer_tiering.rules import Rules, dbt_var_defaults, effective_rules
+from customer_tiering.window import ChunkSize
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -81,6 +82,9 @@ class Settings(_Section):
     quarantine: Path = Field(Path("quarantine"), description="a folder path")
     # Days already loaded that a daily run pulls again to pick up late corrections.
     lookback_days: int = Field(7, strict=True, ge=0, description="a whole number of days")
+    # How a long run is cut for pull -> validate -> load (customer_tiering.window): one
+    # calendar month per piece, or a whole number of days; memory grows with the piece.
+    chunk: ChunkSize = Field("month", description="month or a whole number of days >= 1")
     # Name of the environment variable holding the ERP database URL (never the URL itself).
     sql_url_env: str = Field(
         "TIERING_SQL_URL",
@@ -112,6 +116,14 @@ class Settings(_Section):
     def _empty_section(cls, value: Any) -> Any:
         """`rules:` with every entry commented out is YAML null: an empty section."""
         return {} if value is None else value
+
+    @field_validator("chunk", mode="before")
+    @classmethod
+    def _chunk_size(cls, value: Any) -> Any:
+        """One rule for both forms, so the error names them together."""
+        if value == "month" or (type(value) is int and value >= 1):
+            return value
+        raise ValueError("month or a whole number of days >= 1")
 
     @field_validator("rules")
     @classmethod

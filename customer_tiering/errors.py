@@ -25,7 +25,8 @@ class ConfigError(TieringError):
 
 
 class InputRefused(TieringError):
-    """A batch failed validation or a delivery is missing; nothing was loaded."""
+    """A batch failed validation or a delivery is missing; nothing of it was loaded and
+    nothing of the run was published."""
 
     exit_code = EXIT_INPUT_REFUSED
 

@@ -64,12 +64,6 @@ where gap > cast($tolerance as decimal(38, 5))
 """
 
 
-def to_cents(values: pd.Series) -> pd.Series:
-    """Amounts as whole cents, held in float64 so a missing amount stays NaN: whole
-    numbers add and compare exactly up to 2^53 cents (90 trillion)."""
-    return np.rint(pd.to_numeric(values, errors="coerce").astype("float64") * 100)
-
-
 def tolerance_cents(tolerance: float) -> float:
     """A money tolerance in whole cents, rounded down: totals are whole cents, so
     `difference > tolerance` and `difference > floor(tolerance)` agree."""

@@ -1,27 +1,32 @@
 """Airflow's side of a run (`dags/customer_tiering_dag.py`), usable without Airflow.
 
 The DAG runs the steps of `customer_tiering.pipeline` one task each: prepare → pull (one
-per input table) → validate → build (load → dbt build → publish, under the exclusive
-warehouse lock) → report. Each task is a separate process, so the pulled batches travel
-between them as files in a *run folder* beside the warehouse, keyed by the run's business
-day(s):
+per input table, every chunk of the window) → validate (each chunk validated, then loaded
+into raw, in order) → build (dbt build → publish) → report. Each task is a separate
+process, so the pulled batches travel between them as files in a *run folder* beside the
+warehouse, keyed by the run's business day(s), one subfolder per chunk (a calendar month
+by default, `chunk` in the settings):
 
     <warehouse dir>/.runs/<YYYY-MM-DD>/            a daily run (one business day)
     <warehouse dir>/.runs/<start>_<end>/           a manual range run
-        loaded.json        business days already in the warehouse when the run started
-        <table>.parquet    the pulled batch (with `_business_date`)
-        <table>.days.json  the business days that batch covers (empty days included)
-        summary.json       what the run published
+        loaded.json            business days already in the warehouse when the run started
+        <chunk>/<table>.parquet    the chunk's pulled batch (with `_business_date`)
+        <chunk>/<table>.days.json  the business days that batch covers (empty days too)
+        <chunk>/changed.json       the partitions this attempt's load of the chunk changed
+        summary.json           what the run published
 
 A rerun of the same day overwrites the folder's batches, so reruns are idempotent. Which
 days a build recomputes is not carried here: the load records them in the warehouse
 (`raw._pending`, in the load's own transaction) until a publish consumes them.
 
-Runs never interleave: the build holds the warehouse lock (customer_tiering.lock) from
-load to publish, and prepare and validate read under its shared side, whatever Airflow
-starts at once (a backfill beside the schedule, two manual triggers, the CLI beside the
-DAG). The one-slot pool `tiering_warehouse` only keeps waiting tasks from holding worker
-slots. BI tools read a snapshot file the build replaces atomically, never the warehouse.
+Runs never interleave in a way that matters: validate holds the warehouse lock
+(customer_tiering.lock) exclusively from its first chunk to its last load, the build from
+dbt to publish, and prepare reads under its shared side, whatever Airflow starts at once
+(a backfill beside the schedule, two manual triggers, the CLI beside the DAG). Another
+run's build landing between a run's validate and build publishes that run's loaded days
+too (they are pending), so the later build finds nothing left to do. The one-slot pool
+`tiering_warehouse` only keeps waiting tasks from holding worker slots. BI tools read a
+snapshot file the build replaces atomically, never the warehouse.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +46,7 @@ from customer_tiering.errors import ConfigError, InputRefused, TieringError
 from customer_tiering.window import Window
 
 if TYPE_CHECKING:
-    from customer_tiering.pipeline import Batch, Batches, RunContext
+    from customer_tiering.pipeline import Batch, Batches, Changed, RunContext
     from customer_tiering.sources import Source
 
 # The DAG file imports this module at parse time, which the dag-processor repeats every
@@ -150,8 +155,9 @@ class FolderStore:
 
     def reset(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        for stale in [*self.folder.glob("*.parquet"), *self.folder.glob("*.days.json")]:
-            stale.unlink()
+        for stale in self.folder.iterdir():
+            if stale.is_dir():
+                shutil.rmtree(stale)
 
     def put_loaded(self, loaded: dict[str, set[date]]) -> None:
         days = {table: sorted(day.isoformat() for day in found) for table, found in loaded.items()}
@@ -166,27 +172,41 @@ class FolderStore:
             for table, days in read_json(path).items()
         }
 
-    def put_batch(self, table: str, batch: Batch) -> None:
+    def put_batch(self, chunk: Window, table: str, batch: Batch) -> None:
         frame, days = batch
-        tmp = self.folder / f"{table}.parquet.tmp"
+        folder = self.folder / chunk.key
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f"{table}.parquet.tmp"
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, self.folder / f"{table}.parquet")
-        write_json(self.folder / f"{table}.days.json", [day.isoformat() for day in days])
+        os.replace(tmp, folder / f"{table}.parquet")
+        write_json(folder / f"{table}.days.json", [day.isoformat() for day in days])
 
-    def batches(self) -> Batches:
+    def batches(self, chunk: Window, tables: Iterable[str]) -> Batches:
         import pandas as pd
 
+        folder = self.folder / chunk.key
         batches: Batches = {}
-        for table in TABLES:
-            frame_file = self.folder / f"{table}.parquet"
-            days_file = self.folder / f"{table}.days.json"
+        for table in tables:
+            frame_file = folder / f"{table}.parquet"
+            days_file = folder / f"{table}.days.json"
             if not (frame_file.exists() and days_file.exists()):
                 raise TieringError(
-                    f"no pulled batch of {table} in {self.folder}: run the pull step first"
+                    f"no pulled batch of {table} in {folder}: run the pull step first"
                 )
             days = [date.fromisoformat(day) for day in read_json(days_file)]
             batches[table] = (pd.read_parquet(frame_file), days)
         return batches
+
+    def put_changed(self, chunk: Window, changed: Changed) -> None:
+        days = {table: [day.isoformat() for day in found] for table, found in changed.items()}
+        write_json(self.folder / chunk.key / "changed.json", days)
+
+    def changed(self) -> Changed:
+        merged: dict[str, set[date]] = {}
+        for path in sorted(self.folder.glob("*/changed.json")):
+            for table, days in read_json(path).items():
+                merged.setdefault(table, set()).update(map(date.fromisoformat, days))
+        return {table: sorted(days) for table, days in merged.items()}
 
 
 def context(settings: Settings, window: Window) -> RunContext:
@@ -208,32 +228,45 @@ def prepare(settings: Settings, window: Window) -> Path:
 def pull(
     settings: Settings, window: Window, table: str, source: Source | None = None
 ) -> dict[str, Any]:
-    """Pull one input table for the window into the run folder. Touches only the source and
-    the run folder, so pulls run in parallel and are retried; a refused delivery raises
-    DeliveryRefused, an InputRefused, which is not retried."""
+    """Pull one input table for the window into the run folder, chunk by chunk (one chunk
+    in memory at a time). Touches only the source and the run folder, so pulls run in
+    parallel and are retried; a refused delivery raises DeliveryRefused, an InputRefused,
+    which is not retried."""
     if table not in TABLES:
         raise ConfigError(f"unknown input table {table!r}")
     from customer_tiering import pipeline
     from customer_tiering.sources import open_source
 
     source = source or open_source(settings)
-    frame, days = pipeline.pull(context(settings, window), table, source)
-    return {"table": table, "rows": len(frame), "days": len(days), "source": source.name}
+    ctx = context(settings, window)
+    rows = days = 0
+    for chunk in ctx.chunks:
+        if table in ctx.tables(chunk):
+            frame, covered = pipeline.pull(ctx, table, chunk, source)
+            rows, days = rows + len(frame), days + len(covered)
+    return {"table": table, "rows": rows, "days": days, "source": source.name}
 
 
 def validate(settings: Settings, window: Window) -> str:
-    """Validate every pulled batch. A refused batch is quarantined and raises InputRefused
-    (the DAG fails the task without retrying)."""
+    """Validate every chunk's batches and load each into raw once it passes, in order,
+    holding the warehouse lock throughout. A refused batch is quarantined and raises
+    InputRefused (the DAG fails the task without retrying)."""
     from customer_tiering import pipeline
 
-    outcome = pipeline.check(context(settings, window))
-    if outcome is None:
-        return "nothing changed since the last publish: validation skipped"
-    return "\n".join(pipeline.validation_lines(outcome))
+    ctx = context(settings, window)
+    lines: list[str] = []
+    with ctx.lock(exclusive=True):
+        for chunk in ctx.chunks:
+            outcome = pipeline.check(ctx, chunk)
+            if outcome is None:
+                lines.append(f"{chunk.key}: nothing changed since the last publish")
+            else:
+                lines += pipeline.validation_lines(outcome)
+    return "\n".join(lines)
 
 
 def build(settings: Settings, window: Window) -> dict[str, Any]:
-    """Load, dbt build and publish (with the BI snapshot) under the warehouse lock."""
+    """dbt build and publish (with the BI snapshot) under the warehouse lock."""
     from customer_tiering import pipeline
 
     result = pipeline.build(context(settings, window))

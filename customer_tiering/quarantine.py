@@ -75,7 +75,7 @@ def _record(table: str, day: date, run_id: str, reasons: list[str]) -> dict[str,
 def _summary(record: dict[str, Any], received: str) -> str:
     lines = [
         f"{record['table']} for business day {record['day']} was refused"
-        f" at {record['refused_at']} (run {record['run_id']}); nothing of that run was loaded.",
+        f" at {record['refused_at']} (run {record['run_id']}); none of it was loaded.",
         "Why:",
         *(f"  - {reason}" for reason in record["reasons"]),
         f"Received data: {received}",

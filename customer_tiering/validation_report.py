@@ -51,8 +51,8 @@ def render(run_id: str, start: date, end: date, results: list[CheckResult]) -> s
         f"<html><head><meta charset='utf-8'><title>Validation {escape(run_id)}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>Validation of {start}..{end}: {escape(verdict)}</h1>",
-        f"<p>Run {escape(run_id)}. Failed <b>fail</b> rules stop the run (nothing loaded, the",
-        " batch quarantined); <b>warn</b> rules are reported and the data loads.</p>",
+        f"<p>Run {escape(run_id)}. Failed <b>fail</b> rules stop the run (the batch not",
+        " loaded but quarantined); <b>warn</b> rules are reported and the data loads.</p>",
     ]
     header = "".join(
         f"<th>{h}</th>"

@@ -4,9 +4,12 @@ enough for the DAG file to import at parse time."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any, Literal
+
+# How a long window is cut for pull -> validate -> load: calendar months, or N days.
+ChunkSize = Literal["month"] | int
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,23 @@ class Window:
         if self.start == self.end:
             return self.start.isoformat()
         return f"{self.start.isoformat()}_{self.end.isoformat()}"
+
+    def chunks(self, size: ChunkSize) -> list[Window]:
+        """The window cut into consecutive pieces that each fit in memory: calendar months
+        ("month": the first and last piece may be partial) or `size` days each. A run
+        pulls, validates and loads one piece before the next, so its memory does not grow
+        with the window."""
+        pieces: list[Window] = []
+        start = self.start
+        while start <= self.end:
+            if size == "month":
+                following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+            else:
+                following = start + timedelta(days=size)
+            end = min(following - timedelta(days=1), self.end)
+            pieces.append(replace(self, start=start, end=end))
+            start = end + timedelta(days=1)
+        return pieces
 
     def to_xcom(self) -> dict[str, Any]:
         """A JSON-able form, handed from task to task."""

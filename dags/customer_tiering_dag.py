@@ -15,20 +15,23 @@ open day.) Late corrections are picked up by the daily pull re-reading the last
 `lookback_days` loaded days. Set `AIRFLOW__CORE__DEFAULT_TIMEZONE` to the same timezone so
 `airflow backfill create --from-date/--to-date` read dates the same way.
 
-**Tasks.** prepare → pull (mapped, one per input table; retried with exponential
-backoff) → validate (never retried: refused input is quarantined and the run fails with
-the guard's message) → build (load all tables in one transaction, `dbt build` into
-`marts_build` with its tests, publish into `marts` in one transaction, refresh the BI
-snapshot; emits the `customer_tiers` asset) → report. Batches pass between tasks as
-Parquet files in `<warehouse dir>/.runs/<YYYY-MM-DD>/`; a rerun of the same day overwrites
-them.
+**Tasks.** prepare → pull (mapped, one per input table, chunk by chunk: a calendar month
+of a long range at a time; retried with exponential backoff) → validate (each chunk
+validated, then loaded into raw in one transaction, in order; refused input is
+quarantined and fails the run at once with the guard's message, never retried) → build
+(`dbt build` into `marts_build` with its tests, publish into `marts` in one transaction,
+refresh the BI snapshot; emits the `customer_tiers` asset) → report. Batches pass between
+tasks as Parquet files in `<warehouse dir>/.runs/<YYYY-MM-DD>/<chunk>/`; a rerun of the
+same day overwrites them.
 
-**Runs never interleave.** The build holds the warehouse lock (a file lock beside the
-warehouse) from load to publish, and prepare and validate read under its shared side, so a
-scheduled run beside a backfill, two manual triggers, or a `tiering run` beside the DAG
-wait for each other (up to `lock_timeout_seconds`, then exit 1, retried) instead of
-interleaving. An old day processed after a newer one adds its history and recomputes the
-days after it; the latest tables stay at the latest day. The pool `tiering_warehouse`
+**Steps of runs never interleave.** Validate holds the warehouse lock (a file lock beside
+the warehouse) from its first chunk to its last load, the build from dbt to publish, and
+prepare reads under its shared side, so a scheduled run beside a backfill, two manual
+triggers, or a `tiering run` beside the DAG wait for each other (up to
+`lock_timeout_seconds`, then exit 1, retried). A build that lands between another run's
+validate and build publishes that run's loaded days too (they are pending). An old day
+processed after a newer one adds its history and recomputes the days after it; the latest
+tables stay at the latest day. The pool `tiering_warehouse`
 (ONE slot: `airflow pools set tiering_warehouse 1 "DuckDB warehouse: one writer"`) keeps
 waiting tasks from filling the workers.
 
@@ -165,9 +168,10 @@ def customer_tiering() -> None:
         with fail_fast():
             return orch.pull(settings(), orch.Window.from_xcom(window), table)
 
-    @task(pool=orch.WAREHOUSE_POOL, retries=0)
+    @task(pool=orch.WAREHOUSE_POOL)
     def validate(window: dict[str, Any]) -> str:
-        """Validate every batch; a refused batch is quarantined and fails the run, no retry."""
+        """Validate and load each chunk; a refused batch is quarantined and fails the run at
+        once (fail_fast: no retry); a failed load is retried like any other failure."""
         with fail_fast():
             return orch.validate(settings(), orch.Window.from_xcom(window))
 

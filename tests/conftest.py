@@ -52,14 +52,16 @@ def tiering_command(config: Path, *args: str) -> list[str]:
 
 def pull_batches(settings: Settings, source: object, start: date, end: date) -> dict:
     """Every table's batch for start..end as a run pulls it (the warehouse's loaded days
-    decide which recent days are pulled again)."""
+    decide which recent days are pulled again), as one chunk."""
     from customer_tiering import pipeline
     from customer_tiering.window import Window
 
-    ctx = pipeline.RunContext(settings, Window(start, end), pipeline.MemoryStore())
+    window = Window(start, end)
+    ctx = pipeline.RunContext(settings, window, pipeline.MemoryStore())
+    ctx.settings = settings.model_copy(update={"chunk": (end - start).days + 1})
     pipeline.prepare(ctx)
-    pipeline.pull_all(ctx, source)  # type: ignore[arg-type]
-    return ctx.store.batches()
+    pipeline.pull_all(ctx, window, source)  # type: ignore[arg-type]
+    return ctx.store.batches(window, TABLES)
 
 
 def load_batches(settings: Settings, batches: dict) -> dict[str, list[date]]:

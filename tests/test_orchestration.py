@@ -1,9 +1,10 @@
 """The Airflow task steps (customer_tiering.orchestration), exercised without Airflow.
 
-The steps hand batches between processes through Parquet files in a run folder; these
-tests check that this detour changes nothing: the raw tables loaded from the run folder
-equal those loaded from the same pulls in memory, reruns are idempotent, a refused batch
-loads nothing, and a build plans the right days. dbt is not run here
+The steps hand batches between processes through Parquet files in a run folder, one
+subfolder per chunk; these tests check that this detour changes nothing: the raw tables
+the validate step loads from the run folder equal those loaded from the same pulls in
+memory, reruns are idempotent, a refused batch loads nothing, and a build plans the right
+days. dbt is not run here
 (tests/test_dag_integrity.py runs a whole DAG run).
 """
 
@@ -61,18 +62,13 @@ def accept_all(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
 
 
 def run_steps_until_load(settings: Settings, window: Window) -> dict[str, list[date]]:
-    """What the DAG does before dbt: prepare, pull each table, validate, then the build's
-    first part, the load (from the run folder)."""
+    """What the DAG does before dbt: prepare, pull each table, validate (which loads each
+    chunk from the run folder once it passes); what the loads changed."""
     orchestration.prepare(settings, window)
     for table in TABLES:
         orchestration.pull(settings, window, table)
     orchestration.validate(settings, window)
-    return load_store(settings, orchestration.context(settings, window).store)
-
-
-def load_store(settings: Settings, store: pipeline.BatchStore) -> dict[str, list[date]]:
-    with load.connect(settings.warehouse) as con:
-        return load.load(con, store.batches())
+    return orchestration.context(settings, window).store.changed()
 
 
 def raw_checksums(warehouse: Path) -> dict[str, str]:
@@ -142,10 +138,10 @@ def test_run_folder_holds_each_tables_batch(tmp_path: Path, accept_all: list) ->
     for table in TABLES:
         pulled = orchestration.pull(settings, window, table)
         assert pulled["table"] == table
-    assert sorted(path.name for path in folder.glob("*.parquet")) == sorted(
+    assert sorted(path.name for path in (folder / "2024-03-05").glob("*.parquet")) == sorted(
         f"{table}.parquet" for table in TABLES
     )
-    batches = orchestration.FolderStore(folder).batches()
+    batches = orchestration.FolderStore(folder).batches(window, TABLES)
     assert batches["sales_lines"][1] == [DAY]
     assert len(batches["sales_lines"][0]) > 0
     assert orchestration.validate(settings, window) == "accepted"
@@ -157,7 +153,7 @@ def test_run_folder_holds_each_tables_batch(tmp_path: Path, accept_all: list) ->
 def test_steps_load_what_the_pipeline_loads(tmp_path: Path, accept_all: list) -> None:
     """Three daily runs through the task steps (Parquet in between) and the same three
     days pulled and loaded in memory by pipeline's functions give identical raw tables;
-    one range run of the three days gives the same raw data."""
+    one range run of the three days gives the same raw data, in one chunk or in three."""
     days = [DAY + timedelta(days=offset) for offset in range(3)]
     by_steps = small_settings(tmp_path / "steps")
     for day in days:
@@ -167,18 +163,19 @@ def test_steps_load_what_the_pipeline_loads(tmp_path: Path, accept_all: list) ->
     source = open_source(in_memory)
     for day in days:
         already = pipeline.loaded_days(in_memory)
-        store = pipeline.MemoryStore()
-        for table in TABLES:
-            store.put_batch(
-                table,
-                pipeline.pull_table(
-                    source, table, already[table], day, day, in_memory.lookback_days
-                ),
+        batches = {
+            table: pipeline.pull_table(
+                source, table, already[table], day, day, in_memory.lookback_days
             )
-        load_store(in_memory, store)
+            for table in TABLES
+        }
+        with load.connect(in_memory.warehouse) as con:
+            load.load(con, batches)
 
     ranged = small_settings(tmp_path / "range")
     run_steps_until_load(ranged, Window(days[0], days[-1]))
+    chunked = small_settings(tmp_path / "chunked").model_copy(update={"chunk": 1})
+    run_steps_until_load(chunked, Window(days[0], days[-1]))
 
     expected = raw_checksums(in_memory.warehouse)
     assert raw_checksums(by_steps.warehouse) == expected
@@ -187,6 +184,7 @@ def test_steps_load_what_the_pipeline_loads(tmp_path: Path, accept_all: list) ->
     assert {k: v for k, v in ranged_checksums.items() if k != "raw._batches"} == {
         k: v for k, v in expected.items() if k != "raw._batches"
     }
+    assert raw_checksums(chunked.warehouse) == ranged_checksums
 
 
 def test_rerun_of_a_day_is_idempotent(tmp_path: Path, accept_all: list) -> None:

@@ -23,11 +23,11 @@ import pandas as pd
 import pytest
 import sqlalchemy
 
-from customer_tiering import cli, load, pipeline, validate
+from customer_tiering import cli, load, validate
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import EXIT_INPUT_REFUSED, EXIT_USAGE
 from customer_tiering.sources.sql import SqlSource
-from customer_tiering.window import Window
+from tests.conftest import pull_batches
 from tests.good_warehouse import FIRST, NEXT_DAY, copy_state, demo_source
 
 pytestmark = pytest.mark.integration
@@ -148,10 +148,7 @@ def test_a_day_from_the_database_validates_and_loads(
     """Pull, validate and load the next day from the ERP (the dbt step is covered by the
     files source's end-to-end test)."""
     settings = copy_state(tmp_path_factory.getbasetemp() / "good", tmp_path)
-    ctx = pipeline.RunContext(settings, Window(NEXT_DAY, NEXT_DAY), pipeline.MemoryStore())
-    pipeline.prepare(ctx)
-    pipeline.pull_all(ctx, SqlSource(erp_url))
-    batches = ctx.store.batches()
+    batches = pull_batches(settings, SqlSource(erp_url), NEXT_DAY, NEXT_DAY)
     assert not validate.validate_batches(settings, batches, NEXT_DAY, NEXT_DAY).failures
     with load.connect(settings.warehouse) as con:
         changed = load.load(con, batches)
