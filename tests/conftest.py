@@ -225,6 +225,15 @@ def warehouse_tables(warehouse: Path) -> list[str]:
         ]
 
 
+def published_checksums(warehouse: Path) -> dict[str, str]:
+    """Checksum of every published table (schema marts)."""
+    return {
+        table: table_checksum(warehouse, table)
+        for table in warehouse_tables(warehouse)
+        if table.startswith("marts.")
+    }
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(

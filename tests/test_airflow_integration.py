@@ -32,7 +32,7 @@ import pytest
 
 from customer_tiering import orchestration, publish
 from customer_tiering.config import load_settings
-from tests.conftest import table_checksum, warehouse_tables
+from tests.conftest import published_checksums, table_checksum, warehouse_tables
 
 pytestmark = pytest.mark.integration
 
@@ -269,14 +269,6 @@ def airflow(tmp_path: Path) -> Iterator[Airflow]:
         instance.stop()
 
 
-def marts_checksums(warehouse: Path) -> dict[str, str]:
-    return {
-        table: table_checksum(warehouse, table)
-        for table in warehouse_tables(warehouse)
-        if table.startswith("marts.")
-    }
-
-
 def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
     settings = load_settings(Path(airflow.env["TIERING_CONFIG"]))
 
@@ -337,7 +329,7 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
     assert latest == scheduled_day  # never moved back by a backfill day run after it
 
     # A day whose sales lines fail validation, delivered as files; same warehouse.
-    published = marts_checksums(settings.warehouse)
+    published = published_checksums(settings.warehouse)
     snapshot = publish.bi_snapshot_path(settings.warehouse)
     snapshot_before = snapshot.read_bytes()
     landing = tmp_path / "landing"
@@ -383,7 +375,7 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
     validate_attempts = airflow.attempts(run["run_id"], "validate")
     assert len(validate_attempts) == 1, validate_attempts  # not retried
     assert "input refused (not retried)" in validate_attempts[0].read_text(errors="replace")
-    assert marts_checksums(settings.warehouse) == published
+    assert published_checksums(settings.warehouse) == published
     assert snapshot.read_bytes() == snapshot_before
     assert (settings.quarantine / "sales_lines" / BAD_DAY.isoformat()).is_dir()
     progress("refused day failed at validation, not retried; published tables unchanged")

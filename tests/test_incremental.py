@@ -20,7 +20,12 @@ import pytest
 from customer_tiering import pipeline, publish, transform
 from customer_tiering.config import DemoSettings, Settings
 from customer_tiering.sources.demo import DemoSource
-from tests.conftest import DEMO_END, DEMO_SCALE, table_checksum, warehouse_tables
+from tests.conftest import (
+    DEMO_END,
+    DEMO_SCALE,
+    published_checksums,
+    table_checksum,
+)
 from tests.test_pipeline import copy_warehouse
 
 CORRECTED_DAY = DEMO_END - timedelta(days=200)
@@ -53,14 +58,6 @@ class CorrectedSource:
         return frame[~dropped].reset_index(drop=True)
 
 
-def published(warehouse: Path) -> dict[str, str]:
-    return {
-        table: table_checksum(warehouse, table)
-        for table in warehouse_tables(warehouse)
-        if table.startswith("marts.")
-    }
-
-
 def lines_on(warehouse: Path, day: date) -> int:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(
@@ -71,7 +68,7 @@ def lines_on(warehouse: Path, day: date) -> int:
 def test_a_correction_200_days_back_equals_a_full_rebuild(
     demo_warehouse: Path, tmp_path: Path
 ) -> None:
-    before = published(demo_warehouse)
+    before = published_checksums(demo_warehouse)
     lines_before = lines_on(demo_warehouse, CORRECTED_DAY)
 
     incremental = copy_warehouse(demo_warehouse, tmp_path / "incremental")
@@ -84,8 +81,8 @@ def test_a_correction_200_days_back_equals_a_full_rebuild(
     transform.record_built(rebuilt.warehouse, None)  # forget the layers: dbt --full-refresh
     pipeline.run(rebuilt, DEMO_END, DEMO_END, full_refresh=True)
 
-    after = published(incremental.warehouse)
-    assert after == published(rebuilt.warehouse)
+    after = published_checksums(incremental.warehouse)
+    assert after == published_checksums(rebuilt.warehouse)
     assert after["marts.customer_tier_history"] != before["marts.customer_tier_history"]
 
 
@@ -110,7 +107,7 @@ def test_a_daily_run_applies_its_changes_to_the_bi_snapshot(
     day = DEMO_END + timedelta(days=1)
     pipeline.run(settings, day, day)
 
-    published_tables = published(settings.warehouse)
+    published_tables = published_checksums(settings.warehouse)
     in_snapshot = {table: table_checksum(snapshot, table) for table in published_tables}
     assert in_snapshot == published_tables
     with duckdb.connect(str(snapshot), read_only=True) as con:

@@ -22,7 +22,7 @@ from customer_tiering.errors import InputRefused
 from customer_tiering.quarantine import RESULT_FILE
 from customer_tiering.sources.demo import DemoSource
 from customer_tiering.window import Window
-from tests.conftest import table_checksum, warehouse_tables
+from tests.conftest import published_checksums, table_checksum, warehouse_tables
 
 SCALE = {"seed": 11, "customers": 40, "lines_per_day": 30}
 START, END = date(2024, 1, 1), date(2024, 2, 29)
@@ -43,10 +43,6 @@ def settings_for(folder: Path, chunk: int | str) -> Settings:
 def everything(warehouse: Path) -> dict[str, str]:
     """Checksum of every raw table (the ledger included) and every published table."""
     return {table: table_checksum(warehouse, table) for table in warehouse_tables(warehouse)}
-
-
-def published(warehouse: Path) -> dict[str, str]:
-    return {table: value for table, value in everything(warehouse).items() if "marts." in table}
 
 
 def copy_of(folder: Path, target: Path, chunk: int | str) -> Settings:
@@ -92,7 +88,7 @@ def test_chunks_give_the_tables_of_one_chunk(one_chunk: Path, tmp_path: Path) ->
 
 def test_a_refused_second_chunk_publishes_nothing(one_chunk: Path, tmp_path: Path) -> None:
     settings = copy_of(one_chunk, tmp_path / "refused", chunk=10)
-    before = published(settings.warehouse)
+    before = published_checksums(settings.warehouse)
     with pytest.raises(InputRefused) as refused:
         pipeline.run(settings, NEXT_START, NEXT_END, source=NullNetAmountOn(BAD_DAY))
     message = str(refused.value)
@@ -103,7 +99,7 @@ def test_a_refused_second_chunk_publishes_nothing(one_chunk: Path, tmp_path: Pat
         "2024-03-01..2024-03-10 passed validation",
     ):
         assert part in message, message
-    assert published(settings.warehouse) == before
+    assert published_checksums(settings.warehouse) == before
     quarantined = sorted(settings.quarantine.glob(f"*/*/{RESULT_FILE}"))
     assert [path.parent.relative_to(settings.quarantine) for path in quarantined] == [
         Path("sales_lines", BAD_DAY.isoformat())

@@ -21,7 +21,7 @@ import pytest
 from customer_tiering import pipeline, publish, transform
 from customer_tiering.config import DemoSettings, Settings
 from customer_tiering.errors import TransformError
-from tests.conftest import table_checksum, tiering_command, warehouse_tables
+from tests.conftest import published_checksums, table_checksum, tiering_command, warehouse_tables
 
 SCALE = {"seed": 11, "customers": 40, "lines_per_day": 30}
 FIRST, SECOND, NEXT = date(2024, 3, 1), date(2024, 3, 7), date(2024, 3, 8)
@@ -50,15 +50,6 @@ def copy_of(folder: Path, tmp_path: Path, name: str) -> Settings:
     target = tmp_path / name
     shutil.copytree(folder, target)
     return settings_for(target)
-
-
-def published(warehouse: Path) -> dict[str, str]:
-    """Checksum of every published table."""
-    return {
-        table: table_checksum(warehouse, table)
-        for table in warehouse_tables(warehouse)
-        if table.startswith("marts.")
-    }
 
 
 def everything(warehouse: Path) -> dict[str, str]:
@@ -126,14 +117,14 @@ KILL_POINTS = [
 def test_a_killed_run_leaves_all_old_or_all_new(base: Path, tmp_path: Path, reference) -> None:
     settings = copy_of(base, tmp_path, "wh")
     config = write_config(settings, tmp_path / "tiering.yml")
-    old = published(settings.warehouse)
+    old = published_checksums(settings.warehouse)
     snapshot = publish.bi_snapshot_path(settings.warehouse)
     new = {table: value for table, value in reference.items() if table.startswith("marts.")}
     assert new != old
     for marker in KILL_POINTS:
         old_snapshot = snapshot.read_bytes()
         run_and_kill(config, marker)
-        now = published(settings.warehouse)
+        now = published_checksums(settings.warehouse)
         assert now in (old, new), f"killed at {marker!r}: published tables are half-new"
         if marker != KILL_POINTS[-1]:
             assert now == old, f"killed at {marker!r} before publishing, yet tables changed"
@@ -189,14 +180,14 @@ def test_a_failed_build_publishes_nothing(
     failed: str,
 ) -> None:
     settings = copy_of(base, tmp_path, "wh")
-    old = published(settings.warehouse)
+    old = published_checksums(settings.warehouse)
     snapshot = publish.bi_snapshot_path(settings.warehouse)
     old_snapshot = snapshot.read_bytes()
     with monkeypatch.context() as patch:
         patch.setattr(transform, "DBT_PROJECT_DIR", broken_project(tmp_path, relative, sql))
         with pytest.raises(TransformError, match=failed):
             pipeline.run(settings, NEXT, NEXT)
-    assert published(settings.warehouse) == old
+    assert published_checksums(settings.warehouse) == old
     assert snapshot.read_bytes() == old_snapshot
     assert pending_days(settings.warehouse) == [NEXT]
     pipeline.run(settings, NEXT, NEXT)
