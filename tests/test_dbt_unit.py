@@ -19,7 +19,11 @@ from customer_tiering.transform import dbt_args, run_dbt
 
 UNIT_TESTS = {
     "receivables_aged_point_in_time",
+    "receivables_aged_point_in_time_over_many_dates",
+    "receivables_oldest_open_invoice_and_settled_history",
+    "receivables_oldest_open_invoice_over_many_dates",
     "invoices_settled_by_cumulative_payments",
+    "invoices_settled_incrementally",
     "contributions_cumulative_share_and_cut",
     "tier_history_hysteresis_holds_demotions",
     "tier_history_rules_in_order",

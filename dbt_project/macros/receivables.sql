@@ -29,3 +29,19 @@
     {%- for name in names %}{% do columns.append(values.get(name, '0') ~ ' as ' ~ name ~ '_delta') %}{% endfor -%}
     {{ date_expr }} as event_date, {{ columns | join(', ') }}
 {%- endmacro %}
+
+{#- The invoices an incremental build of int_invoices_settled recomputes: issued on or
+    after history_start_date, or with a payment dated on or after it, as built before
+    (a payment since deleted) or as loaded now (a payment since added). -#}
+{% macro delete_recomputed_invoices() -%}
+    {%- if is_incremental() %}
+    delete from {{ this }}
+    where
+        invoice_date >= {{ history_start_date() }}
+        or last_payment_date >= {{ history_start_date() }}
+        or invoice_id in (
+            select invoice_id from {{ ref('stg_erp__ar_payments') }}
+            where payment_date >= {{ history_start_date() }}
+        )
+    {%- endif %}
+{%- endmacro %}

@@ -33,6 +33,7 @@ sales_days as (
         sum(net_amount) as revenue,
         sum(cost_amount) as cogs,
         count(distinct case when not is_return then order_id end) as order_count,
+        sum(case when not is_return then net_amount else 0 end) as order_value,
         count(*) as line_count,
         sum(coalesce(list_value, 0)) as list_value,
         sum(case when is_deep_discount then list_value else 0 end) as deep_discount_list_value
@@ -69,6 +70,7 @@ customer_days as (
         coalesce(cost_days.cost_to_serve, 0) as cost_to_serve,
         coalesce(cost_days.cost_entry_count, 0) as cost_entry_count,
         coalesce(sales_days.order_count, 0) as order_count,
+        coalesce(sales_days.order_value, 0) as order_value,
         coalesce(sales_days.line_count, 0) as line_count,
         coalesce(sales_days.list_value, 0) as list_value,
         coalesce(sales_days.deep_discount_list_value, 0) as deep_discount_list_value
@@ -94,6 +96,7 @@ final as (
         cast(cost_to_serve as decimal(18, 2)) as cost_to_serve,
         cast(revenue - cogs - cost_to_serve as decimal(18, 2)) as customer_profit,
         cast(order_count as bigint) as order_count,
+        cast(order_value as decimal(18, 2)) as order_value,
         cast(line_count as bigint) as line_count,
         cast(cost_entry_count as bigint) as cost_entry_count,
         cast(list_value as decimal(18, 2)) as list_value,

@@ -16,6 +16,9 @@
 -- to any balance or count from then on and are left out: a daily build reads the live
 -- invoices (open, or due or settled within the window), not all history.
 --
+-- A build of a few as-of dates (a daily run) reads the same figures off each live
+-- invoice directly instead (the first branch below).
+--
 -- worst_days_past_due (a maximum, not a sum) comes from the oldest open overdue invoice:
 -- taking a customer's invoices by due date, invoice i is the oldest open overdue one from
 -- greatest(due + 1, the latest open-until date of the invoices due before it) until it is
@@ -65,6 +68,80 @@ as_of_dates as (
     select * from {{ ref('int_as_of_dates_loaded') }}
 
 ),
+
+{%- if build_days() <= few_as_of_dates() %}
+
+-- A build of a few as-of dates (a daily run) sums each live invoice into each date
+-- directly, rather than running every invoice's events to read a handful of dates. Same
+-- figures: what an invoice owes on D is its amount less the payments up to D (its
+-- payments less those after D), and a threshold amount is what it owes on D once D is
+-- k days past due.
+later_payments as (
+
+    select
+        payments.invoice_id,
+        as_of_dates.as_of_date,
+        sum(payments.payment_amount) as payment_amount
+    from payments
+    inner join as_of_dates on payments.payment_date > as_of_dates.as_of_date
+    where payments.payment_date > {{ history_start_date() }}
+    group by payments.invoice_id, as_of_dates.as_of_date
+
+),
+
+invoice_dates as (
+
+    select
+        invoices.*,
+        as_of_dates.as_of_date,
+        invoices.paid_amount - coalesce(later_payments.payment_amount, 0) as paid_by_as_of_amount
+    from invoices
+    cross join as_of_dates
+    left join later_payments
+        on
+            invoices.invoice_id = later_payments.invoice_id
+            and as_of_dates.as_of_date = later_payments.as_of_date
+
+),
+
+{%- set is_settled_in_window = "settled_date <= as_of_date and " ~ add_days('settled_date', window_days) ~ " > as_of_date" %}
+{%- set is_due_in_window = "due_date <= as_of_date and " ~ add_days('due_date', window_days) ~ " > as_of_date" %}
+{%- set is_open_overdue = add_days('due_date', 1) ~ " <= as_of_date and (settled_date is null or settled_date > as_of_date)" %}
+
+balances as (
+
+    select
+        customer_id,
+        as_of_date,
+        sum(case when invoice_date <= as_of_date then invoice_amount else 0 end)
+        - sum(paid_by_as_of_amount) as open,
+        sum(
+            case
+                when invoice_date <= as_of_date and {{ add_days('invoice_date', dso_days) }} > as_of_date
+                    then invoice_amount
+                else 0
+            end
+        ) as dso_invoiced,
+        {%- for days in thresholds %}
+        sum(
+            case
+                when {{ add_days('due_date', days) }} <= as_of_date then invoice_amount - paid_by_as_of_amount
+                else 0
+            end
+        ) as past_due_{{ days }},
+        {%- endfor %}
+        count(case when {{ is_settled_in_window }} then 1 end) as settled_count,
+        sum(case when {{ is_settled_in_window }} then days_late else 0 end) as days_late,
+        count(case when {{ is_due_in_window }} then 1 end) as due_count,
+        count(case when {{ is_due_in_window }} and is_paid_on_time then 1 end) as on_time_count,
+        min(case when {{ is_open_overdue }} then {{ day_number('due_date') }} end) as oldest_due_day,
+        count(case when {{ is_open_overdue }} then 1 end) as oldest_due_count
+    from invoice_dates
+    group by customer_id, as_of_date
+
+),
+
+{%- else %}
 
 invoice_payments as (
 
@@ -245,23 +322,32 @@ running as (
 
 ),
 
+balances as (
+
+    select * from running
+    where is_as_of_date = 1
+
+),
+
+{%- endif %}
+
 final as (
 
     select
         as_of_date,
         customer_id,
-        cast(running.open as decimal(18, 2)) as open_balance,
+        cast(balances.open as decimal(18, 2)) as open_balance,
         {%- for bucket in buckets %}
         cast(
-            running.{{ 'open' if bucket.min_days is none else 'past_due_' ~ bucket.min_days }}
-            {%- if bucket.max_days is not none %} - running.past_due_{{ bucket.max_days + 1 }}{% endif %}
+            balances.{{ 'open' if bucket.min_days is none else 'past_due_' ~ bucket.min_days }}
+            {%- if bucket.max_days is not none %} - balances.past_due_{{ bucket.max_days + 1 }}{% endif %}
             as decimal(18, 2)
         ) as {{ bucket.name }},
         {%- endfor %}
         cast(dso_invoiced as decimal(18, 2)) as dso_invoiced_amount,
         case
-            when running.dso_invoiced > 0
-                then {{ safe_divide('running.open', 'running.dso_invoiced') }} * {{ dso_days }}
+            when balances.dso_invoiced > 0
+                then {{ safe_divide('balances.open', 'balances.dso_invoiced') }} * {{ dso_days }}
         end as dso_days,
         cast(settled_count as bigint) as settled_invoice_count,
         {{ safe_divide('days_late', 'settled_count') }} as avg_days_late,
@@ -273,10 +359,9 @@ final as (
                 else 0
             end as integer
         ) as worst_days_past_due
-    from running
+    from balances
     where
-        is_as_of_date = 1
-        and (open <> 0 or dso_invoiced <> 0 or settled_count <> 0 or due_count <> 0)
+        (open <> 0 or dso_invoiced <> 0 or settled_count <> 0 or due_count <> 0)
 
 )
 

@@ -102,9 +102,28 @@ month_entry_events as (
 
 ),
 
--- Islands of activity: a new one starts when a day comes window_days or more after the
--- previous one; the customer is tiered on as-of dates from an island's first day until
--- window_days - 1 days after its last.
+-- The customer x as-of date pairs that get a tier row: activity in the window, or an
+-- open balance. A build of a few as-of dates looks for each one's activity; a build of
+-- many takes the islands of each customer's activity: a new one starts when a day comes
+-- window_days or more after the previous one, and the customer is tiered on as-of dates
+-- from an island's first day until window_days - 1 days after its last.
+{%- if build_days() <= few_as_of_dates() %}
+
+activity_as_of_rows as (
+
+    select distinct
+        customer_days.customer_id,
+        as_of_dates.as_of_date
+    from customer_days
+    inner join as_of_dates
+        on
+            customer_days.activity_date > {{ add_days('as_of_dates.as_of_date', -window_days) }}
+            and customer_days.activity_date <= as_of_dates.as_of_date
+
+),
+
+{%- else %}
+
 activity_gaps as (
 
     select
@@ -138,9 +157,7 @@ activity_islands as (
 
 ),
 
--- The customer x as-of date pairs that get a tier row: activity in the window, or an
--- open balance.
-as_of_rows as (
+activity_as_of_rows as (
 
     select
         activity_islands.customer_id,
@@ -150,6 +167,14 @@ as_of_rows as (
         on
             as_of_dates.as_of_date >= activity_islands.first_activity_date
             and as_of_dates.as_of_date <= activity_islands.tiered_until_date
+
+),
+
+{%- endif %}
+
+as_of_rows as (
+
+    select customer_id, as_of_date from activity_as_of_rows
 
     union
 

@@ -1,12 +1,29 @@
--- Every receivable invoice issued up to the as-of date with the day it was fully paid
--- (payments up to the as-of date, in date order, reach the invoiced amount) and how late
--- that was. An invoice settled after an as-of date D is still open as of D: models compare
--- settled_date with D, never assume it.
+-- Every receivable invoice loaded, with the day its payments (every payment loaded, in
+-- date order) reached the invoiced amount and how late that was. Not cut at the as-of
+-- date: like the day layers, this is a function of the raw tables alone, so it can be
+-- kept incrementally; int_customer_receivables_aged reads it point in time (an invoice
+-- settled after an as-of date D is still open as of D, and a payment after D is not
+-- counted on D).
+--
+-- Incremental: a build recomputes the invoices a changed raw partition can touch (every
+-- loaded partition since the last publish is on or after history_start_date): those
+-- issued from then on, and those with a payment dated from then on, before or after the
+-- change (a deleted payment leaves its invoice's last_payment_date behind). The pre-hook
+-- deletes them; the build inserts every invoice then missing, whole.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed_invoices() }}",
+) }}
+
 with
 
 invoices as (
 
-    select * from {{ ref('stg_erp__ar_invoices') }}
+    select * from {{ ref('stg_erp__ar_invoices') }} as loaded
+    {%- if is_incremental() %}
+    where not exists (select 1 from {{ this }} as built where built.invoice_id = loaded.invoice_id)
+    {%- endif %}
 
 ),
 
@@ -29,7 +46,6 @@ invoice_payments as (
         ) as paid_to_date
     from invoices
     inner join payments on invoices.invoice_id = payments.invoice_id
-    where payments.payment_date <= {{ as_of_date() }}
 
 ),
 
@@ -66,7 +82,6 @@ final as (
         coalesce(settlements.settled_date <= invoices.due_date, false) as is_paid_on_time
     from invoices
     left join settlements on invoices.invoice_id = settlements.invoice_id
-    where invoices.invoice_date <= {{ as_of_date() }}
 
 )
 

@@ -3,27 +3,27 @@
 -- with the average of the previous activity_baseline_months complete months; a complete
 -- month deviating by more than activity_deviation_threshold is flagged. The as-of date's
 -- own month is partial (is_complete_month false, no flags). Customer-level churn alerts
--- are in customer_alerts.
+-- are in customer_alerts. Orders are read off the customer days (purchase orders and the
+-- value of their lines, returns left out), an order dated by its lines' order date.
 {%- set baseline_months = var('activity_baseline_months') | int %}
 
 with
 
-sales_lines as (
+customer_days as (
 
-    select * from {{ ref('stg_erp__sales_lines') }}
+    select * from {{ ref('int_customer_days_aggregated') }}
 
 ),
 
-orders as (
+order_days as (
 
     select
         customer_id,
-        order_id,
-        {{ dbt.date_trunc('month', 'min(order_date)') }} as month_start_date,
-        sum(net_amount) as order_value
-    from sales_lines
-    where not is_return and order_date <= {{ as_of_date() }}
-    group by customer_id, order_id
+        {{ dbt.date_trunc('month', 'activity_date') }} as month_start_date,
+        order_count,
+        order_value
+    from customer_days
+    where order_count > 0 and activity_date <= {{ as_of_date() }}
 
 ),
 
@@ -32,10 +32,10 @@ months as (
     select
         cast(month_start_date as date) as month_start_date,
         count(distinct customer_id) as transacting_customers,
-        count(*) as order_count,
+        sum(order_count) as order_count,
         sum(order_value) as order_value,
-        {{ safe_divide('sum(order_value)', 'count(*)') }} as avg_order_value
-    from orders
+        {{ safe_divide('sum(order_value)', 'sum(order_count)') }} as avg_order_value
+    from order_days
     group by month_start_date
 
 ),
