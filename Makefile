@@ -9,6 +9,8 @@ UV := $(BIN)/uv
 DEMO_START ?= 2024-01-01
 DEMO_END ?= 2025-12-31
 WAREHOUSE ?= warehouse/tiers.duckdb
+# sqlfluff's dbt templater connects to a warehouse to render models; an empty one will do.
+LINT_WAREHOUSE := $(CURDIR)/warehouse/lint.duckdb
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,16 +49,18 @@ test: $(VENV)/.installed-dev ## Run the whole test suite (unit, dbt, data qualit
 	$(BIN)/python -m pytest -q
 
 .PHONY: lint
-lint: $(VENV)/.installed-dev ## ruff (Python) and sqlfluff (dbt SQL)
+lint: $(VENV)/.installed-dev ## ruff (Python) and sqlfluff (dbt SQL); zero findings, run by .ci/run
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	cd dbt_project && TIERING_WAREHOUSE=$(CURDIR)/warehouse/lint.duckdb ../$(BIN)/sqlfluff lint models tests
+	@mkdir -p $(dir $(LINT_WAREHOUSE))
+	cd dbt_project && TIERING_WAREHOUSE=$(LINT_WAREHOUSE) ../$(BIN)/sqlfluff lint models tests
 
 .PHONY: format
 format: $(VENV)/.installed-dev ## Fix what ruff and sqlfluff can fix
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-	cd dbt_project && TIERING_WAREHOUSE=$(CURDIR)/warehouse/lint.duckdb ../$(BIN)/sqlfluff fix models tests
+	@mkdir -p $(dir $(LINT_WAREHOUSE))
+	cd dbt_project && TIERING_WAREHOUSE=$(LINT_WAREHOUSE) ../$(BIN)/sqlfluff fix models tests
 
 .PHONY: docs
 docs: $(VENV)/.installed-core ## Generate dbt docs (every model and column, lineage) beside the warehouse

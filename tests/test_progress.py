@@ -154,7 +154,7 @@ def test_a_failed_build_names_the_node_and_the_first_lines_of_its_error(
     args = transform.dbt_args("build", warehouse)
     target = Path(args[args.index("--target-path") + 1])
     message = "\n".join(
-        ["Runtime Error in model customer_service_plan (models/marts/x.sql)"]
+        ["Runtime Error in model customer_service_plan (models/marts/tiers/x.sql)"]
         + [f"  line {n}" for n in range(1, 20)]
     )
 

@@ -163,7 +163,7 @@ def broken_project(tmp_path: Path, relative: str, sql: str) -> Path:
         ),
         # A model fails at run time, after others were built.
         (
-            "models/marts/customer_service_plan.sql",
+            "models/marts/tiers/customer_service_plan.sql",
             "select cast('not a number' as integer) as as_of_date",
             "customer_service_plan",
         ),

@@ -42,7 +42,7 @@ version_starts as (
             when
                 lag(snapshot_number) over by_key = snapshot_number - 1
                 {%- for attribute in attributes %}
-                and lag({{ attribute }}) over by_key is not distinct from {{ attribute }}
+                and (lag({{ attribute }}) over by_key is not distinct from {{ attribute }})
                 {%- endfor %}
                 then 0
             else 1

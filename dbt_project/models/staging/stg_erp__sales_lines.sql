@@ -20,8 +20,8 @@ renamed as (
         discount_amount,
         net_amount,
         cost_amount,
-        quantity < 0 as is_return,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        quantity < 0 as is_return
     from source
 
 )

@@ -44,7 +44,7 @@ ranked_prices as (
     select
         *,
         row_number() over (
-            partition by order_date, product_id order by unit_price desc, customer_id
+            partition by order_date, product_id order by unit_price desc, customer_id asc
         ) as price_rank
     from customer_prices
 

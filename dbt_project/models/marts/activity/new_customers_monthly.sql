@@ -46,7 +46,8 @@ cohorts as (
         count(second_orders.second_order_date) as repeat_customers,
         sum(
             case
-                when second_orders.second_order_date
+                when
+                    second_orders.second_order_date
                     <= {{ add_days('first_orders.first_order_date', var('repeat_buyer_days')) }}
                     then 1
                 else 0
@@ -67,10 +68,13 @@ final as (
         cast(coalesce(cohorts.repeat_customers, 0) as bigint) as repeat_customers,
         {{ safe_divide('cohorts.repeat_customers', 'cohorts.new_customers') }} as repeat_rate,
         cast(coalesce(cohorts.repeat_within_days_customers, 0) as bigint) as repeat_within_days_customers,
-        months.order_month_start_date = (select min(order_month_start_date) from months) as is_first_data_month,
-        months.order_month_start_date = {{ dbt.date_trunc('month', as_of_date()) }}
+        months.order_month_start_date = (
+            select min(data_months.order_month_start_date) from months as data_months
+        ) as is_first_data_month,
+        (
+            months.order_month_start_date = {{ dbt.date_trunc('month', as_of_date()) }}
             and {{ add_days(as_of_date(), 1) }} < {{ dbt.dateadd('month', 1, dbt.date_trunc('month', as_of_date())) }}
-            as is_partial_month
+        ) as is_partial_month
     from months
     left join cohorts on months.order_month_start_date = cohorts.month_start_date
 

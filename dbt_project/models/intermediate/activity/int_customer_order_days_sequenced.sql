@@ -49,7 +49,10 @@ final as (
             when {{ dbt.date_trunc('month', 'previous_order_date') }} = order_month_start_date
                 then previous_order_date
         end as previous_order_date_in_month,
-        cast({{ days_between('previous_order_date', 'order_date') }} as integer) as order_interval_days
+        cast(
+            {{ days_between('previous_order_date', 'order_date') }}
+            as integer
+        ) as order_interval_days
     from sequenced
 
 )

@@ -36,8 +36,10 @@ final as (
         receivables.on_time_share,
         receivables.due_invoice_count,
         receivables.worst_days_past_due,
-        {{ safe_divide('receivables.open_balance', 'case when customers.credit_limit > 0 then customers.credit_limit end') }}
-            as credit_utilisation,
+        {{ safe_divide(
+            'receivables.open_balance',
+            'case when customers.credit_limit > 0 then customers.credit_limit end',
+        ) }} as credit_utilisation,
         receivables.serious_overdue_balance >= {{ var('credit_cap_min_amount') }} as has_serious_overdue,
         receivables.chronic_overdue_balance >= {{ var('credit_drop_min_amount') }} as has_chronic_overdue
     from receivables
