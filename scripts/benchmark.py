@@ -7,7 +7,9 @@ Steps, into a scratch warehouse (`--workdir`, default a new temp folder):
    file drops (`sources/demo/drops.py`); the generator's own speed (issue 12, target 5).
    `--generate-only` stops here.
 2. backfill start..end (every as-of date), a daily run of the next day, and the same
-   daily run again with nothing changed: `pipeline.run` with the demo source.
+   daily run again with nothing changed: `pipeline.run` reading those drops (the files
+   source, as a distributor's nightly export arrives), or with `--source demo` drawing
+   the demo again for every pull.
 3. with `--baseline`: the same ABC tiers (the configured basis and cut, `--basis`
    revenue unless told) for every as-of date of the warehouse computed (a) by one
    hand-written DuckDB query over the raw tables and (b) by a straightforward pandas loop
@@ -341,6 +343,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="revenue",
         help="tier_basis rule of the benchmark run (default revenue)",
     )
+    parser.add_argument(
+        "--source",
+        choices=("files", "demo"),
+        default="files",
+        help="what the runs pull from: the generated file drops (default) or the demo itself",
+    )
     parser.add_argument("--generate-only", action="store_true", help="time the generator only")
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: temp)")
     return parser.parse_args(argv)
@@ -386,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     end = args.start + timedelta(days=days - 1)
     next_day = end + timedelta(days=1)
     settings = Settings(
+        source=args.source,
+        landing=workdir / "landing",
         warehouse=workdir / "tiers.duckdb",
         quarantine=workdir / "quarantine",
         demo=DemoSettings(customers=args.customers, lines_per_day=args.lines_per_day),
@@ -421,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
         problems = run_baselines(report, settings.warehouse, rules, args.start, end, workdir)
     print_table(report, scale)
     load = os.getloadavg()
-    console.print(f"workdir {workdir} · basis {args.basis} · load average {load[0]:.1f}")
+    console.print(
+        f"workdir {workdir} · source {args.source} · basis {args.basis} · load average {load[0]:.1f}"
+    )
     for problem in problems:
         console.print(f"[red]DISAGREE[/red] {problem}")
     if args.baseline and not args.generate_only and not problems:

@@ -8,6 +8,7 @@ with
 order_days as (
 
     select * from {{ ref('int_customer_order_days_sequenced') }}
+    where order_date <= {{ as_of_date() }}
 
 ),
 
