@@ -142,12 +142,19 @@ def replace_partitions(
     for column, kind in built.items():
         if column not in published:
             con.execute(f'alter table {PUBLISHED_SCHEMA}.{name} add column "{column}" {kind}')
+    replace_dates(con, f"{PUBLISHED_SCHEMA}.{name}", f"{BUILD_SCHEMA}.{name}", history_start, as_of)
+
+
+def replace_dates(
+    con: duckdb.DuckDBPyConnection, target: str, source: str, first: date, last: date
+) -> None:
+    """Replace the as-of dates first..last of history table `target` with those of
+    `source` (columns matched by name)."""
+    dates = [first, last]
+    con.execute(f"delete from {target} where as_of_date between ? and ?", dates)
     con.execute(
-        f"delete from {PUBLISHED_SCHEMA}.{name} where as_of_date between ? and ?",
-        [history_start, as_of],
-    )
-    con.execute(
-        f"insert into {PUBLISHED_SCHEMA}.{name} by name select * from {BUILD_SCHEMA}.{name}"
+        f"insert into {target} by name select * from {source} where as_of_date between ? and ?",
+        dates,
     )
 
 
@@ -304,9 +311,7 @@ def apply_model(
         return True
     if con.execute(f"describe {new}").fetchall() != con.execute(f"describe {old}").fetchall():
         return False
-    dates = [delta.history_start, delta.as_of]
-    con.execute(f"delete from {old} where as_of_date between ? and ?", dates)
-    con.execute(f"insert into {old} select * from {new} where as_of_date between ? and ?", dates)
+    replace_dates(con, old, new, delta.history_start, delta.as_of)
     return True
 
 
