@@ -21,24 +21,24 @@ The range build START..AS_OF (2024-06-30):
     BIG4    9600  12 x (2000 - 1000 - channel fee 150 - samples 50)
     SMALL1  6000  12 x (1000 - 500), on the 20th
   and a few irregular buyers (IRREGULAR below): MID2 4500, MID1 4200, SMALL2 1200, ONE 750
-  (one order and a partial return), LATE 300 (first order AS_OF-5), W1 and W2 50 each.
-  Total 121390: 80% = 97112, 95% = 115320.50. Cumulative before BIG4 is 94740: A;
-  SMALL1 starts at 104340: B; MID1 at 114840: B; SMALL2 at 119040: C.
+  (one order and a partial return), LATE 300 (first order AS_OF-5), EDGE90 100, W1, W2 and
+  OLD 50 each. Total 121540: 80% = 97232, 95% = 115463. Cumulative before BIG4 is 94740:
+  A; SMALL1 starts at 104340: B; MID1 at 114840: B; SMALL2 at 119040: C.
 
   CAP's invoice (2000, due AS_OF-75) is more than 60 days past due from AS_OF-14: the
   credit cap alone (no debt 90+ days past due, so no credit_drop) makes it B, until it pays
   1200 on AS_OF-3 and 800 (below credit_cap_min_amount 1000) stays open: A again.
 
 Then on the same warehouse, with hysteresis_evaluations = 2:
-  day 1 (AS_OF+1): BIG1 buys 50000 at cost 30000 (+20000): total 141390, 80% = 113112,
-    BIG4 now starts at 114740 (ABC B) and MID1 at 134840 >= 95% = 134320.50 (ABC C). Both
+  day 1 (AS_OF+1): BIG1 buys 50000 at cost 30000 (+20000): total 141540, 80% = 113232,
+    BIG4 now starts at 114740 (ABC B) and MID1 at 134840 >= 95% = 134463 (ABC C). Both
     demotions are held: the best ABC tier of AS_OF (published) and AS_OF+1 is the old one.
   day 2 (AS_OF+2): the second evaluation below, read back from the published day 1: BIG4
     becomes B and MID1 C, two demotions in tier_transitions.
   day 3 (AS_OF+3): the ERP corrects day 1 (already loaded, inside lookback_days): the
-    purchase was 5000 at cost 3000 (+2000). History is recomputed from AS_OF+1: total 123390,
-    BIG4 starts at 96740 < 98712 (A), MID1 at 116840 < 117220.50 (B), and day 2's demotions
-    are gone.
+    purchase was 5000 at cost 3000 (+2000). History is recomputed from AS_OF+1: on it the
+    total is 123540, BIG4 starts at 96740 < 98832 (A), MID1 at 116840 < 117363 (B), and day
+    2's demotions are gone. (From AS_OF+2 EDGE90's first order has left the window: 50 less.)
 """
 
 from __future__ import annotations
@@ -120,6 +120,16 @@ IRREGULAR: dict[str, list[tuple[date, float, float]]] = {
     "W1": [(date(2024, 2, 10), 100.0, 50.0)],
     "W2": [(date(2024, 2, 12), 100.0, 50.0)],
     "LATE": [(AS_OF - timedelta(days=5), 600.0, 300.0)],
+    # repeats exactly 90 days after its first order: still "within 90 days"
+    "EDGE90": [(date(2023, 7, 3), 100.0, 50.0), (date(2023, 10, 1), 100.0, 50.0)],
+    # June 2023 stays an active month after its 06-05 order left the window (2024-06-04), by
+    # its 06-25 order (gone 2024-06-24). On AS_OF only 2024-03-15 is in the window: one
+    # active month, median interval 264 days (from 2023-06-25, before the window).
+    "OLD": [
+        (date(2023, 6, 5), 100.0, 50.0),
+        (date(2023, 6, 25), 100.0, 50.0),
+        (date(2024, 3, 15), 100.0, 50.0),
+    ],
 }
 
 CAP_DUE = AS_OF - timedelta(days=75)
@@ -360,10 +370,20 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Build]:
 
 # --- the range build: figures per customer --------------------------------------------------
 
-# Dates the per-customer figures are compared on: AS_OF; the day the credit cap starts; the
-# day the monthly buyers' 2023-06-10 order has left the window and 2024-06-10's not come (11
-# orders, 11 active months); and a day before MID2's third order.
-FIGURE_DATES = [AS_OF, AS_OF - timedelta(days=14), date(2024, 6, 9), date(2024, 6, 19)]
+# Dates the per-customer figures are compared on: AS_OF; the day the credit cap starts;
+# 2024-06-08, when the year-ago period of growth ends on the monthly buyers' 2023-06-10
+# order; 2024-06-09, when that order has just left the 365-day window, 2024-06-10's has not
+# come (11 orders, 11 active months) and the month-over-month periods start the day after
+# 05-10's order; 2024-06-10, with an order on the as-of date itself; and a day before MID2's
+# third order.
+FIGURE_DATES = [
+    AS_OF,
+    AS_OF - timedelta(days=14),
+    date(2024, 6, 8),
+    date(2024, 6, 9),
+    date(2024, 6, 10),
+    date(2024, 6, 19),
+]
 MONEY = [
     "revenue",
     "cogs",
@@ -452,10 +472,12 @@ def test_loyalty_figures_as_worked_by_hand(builds) -> None:
     assert one["days_since_last_order"] == 223  # from 2023-11-20, not the return's day
     assert pd.isna(one["median_order_interval_days"])
     assert (on_as_of.loc["BIG1", "order_count"], on_as_of.loc["BIG1", "active_months"]) == (12, 12)
-    assert (on_june_9.loc["BIG1", "order_count"], on_june_9.loc["BIG1", "active_months"]) == (
-        11,
-        11,
-    )
+    big1_june_9 = on_june_9.loc["BIG1"]
+    assert (big1_june_9["order_count"], big1_june_9["active_months"]) == (11, 11)
+    # OLD: June 2023 still counts on 2024-06-09 by its 06-25 order (06-05 has left)
+    old_june_9, old = on_june_9.loc["OLD"], on_as_of.loc["OLD"]
+    assert (old_june_9["active_months"], old_june_9["median_order_interval_days"]) == (2, 142)
+    assert (old["active_months"], old["median_order_interval_days"]) == (1, 264)
 
 
 @pytest.mark.parametrize("as_of", FIGURE_DATES)
@@ -508,6 +530,8 @@ TIERS_ON_AS_OF = {
     "LATE": ("C", "C", None, None),
     "W1": ("C", "C", None, None),
     "W2": ("C", "C", None, None),
+    "EDGE90": ("C", "C", None, None),
+    "OLD": ("C", "C", None, None),
 }
 # On AS_OF-4 CAP is capped: A holds 81540, BIG2 starts at 48.6% (diamond), BIG3 at 68.8%
 # (gold), BIG4 at 88.2% (silver).
@@ -580,7 +604,8 @@ def test_credit_cap_alone_caps_at_b_while_60_plus_days_overdue(builds) -> None:
 
 
 def test_chicken_rib_with_positive_profit_is_capped_at_b(builds) -> None:
-    """CR, first by revenue (252000) among 14 customers with sales (top 20%: ranks 1 and 2),
+    """CR, first by revenue (252000) among 15 or 16 customers with sales (top 20%: ranks 1
+    to 3),
     makes 12000 customer profit: positive, but 4.76% of its sales, below 5%. ABC A, B on
     every day of June 2024."""
     history = builds["range"].marts["customer_tier_history"]
@@ -601,7 +626,8 @@ def test_chicken_rib_with_positive_profit_is_capped_at_b(builds) -> None:
 
 def test_transitions_of_june_as_worked_by_hand(builds) -> None:
     """In June 2024 ABC moves only for MID2 (C to B on its third order, 2024-06-20: its 4500
-    now starts at 110340 < 95% of 121090); the credit cap moves CAP down and back up."""
+    now starts at 110340, below 95% of the day's total); the credit cap moves CAP down and
+    back up."""
     assert builds["range"].transitions(date(2024, 6, 1)) == {
         ("CAP", AS_OF - timedelta(days=14), "A", "B", "demotion"),
         ("MID2", date(2024, 6, 20), "C", "B", "promotion"),
@@ -654,10 +680,12 @@ def test_monthly_activity_baseline_and_deviation_flags(builds) -> None:
 
 # month -> (new customers, repeat buyers, repeat within 90 days), worked by hand from
 # IRREGULAR and MONTHLY: 2023-03 is the first data month (the seven monthly buyers);
-# MID1 repeats after 10 days, ONE's second line is a return, MID2 repeats after 136 days,
-# SMALL2 after 14, W1, W2 and LATE never.
+# OLD repeats after 20 days, EDGE90 after exactly 90, MID1 after 10, ONE's second line is a
+# return, MID2 repeats after 136 days, SMALL2 after 14, W1, W2 and LATE never.
 NEW_CUSTOMERS = {
     "2023-03-01": (7, 7, 7),
+    "2023-06-01": (1, 1, 1),
+    "2023-07-01": (1, 1, 1),
     "2023-08-01": (1, 1, 1),
     "2023-11-01": (1, 0, 0),
     "2024-01-01": (1, 1, 0),
