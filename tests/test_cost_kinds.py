@@ -37,11 +37,15 @@ def expected_kinds() -> list[str]:
 
 
 def tier_mart_cost_columns() -> list[str]:
-    """The `<kind>_cost` columns of customer_tier_history's (and customer_tiers') contract."""
-    marts = yaml.safe_load(
-        (DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml").read_text(encoding="utf-8")
-    )
-    (history,) = [model for model in marts["models"] if model["name"] == "customer_tier_history"]
+    """The `<kind>_cost` columns of customer_tier_history's (and customer_tiers') contract,
+    from whichever models yml declares it."""
+    declared = [
+        model
+        for path in sorted((DBT_PROJECT_DIR / "models").rglob("*.yml"))
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", [])
+        if model["name"] == "customer_tier_history"
+    ]
+    (history,) = declared
     names = [column["name"] for column in history["columns"]]
     return [name for name in names if name.endswith("_cost")]
 
