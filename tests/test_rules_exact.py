@@ -241,7 +241,7 @@ def window_figures(frames: dict[str, pd.DataFrame], as_of: date) -> pd.DataFrame
             for earlier, later in itertools.pairwise(order_days)
             if is_in_window(later)
         ]
-        window_days = [d for d in order_days if is_in_window(d)]
+        order_days_in_window = [d for d in order_days if is_in_window(d)]
         rebate_rate = by_kind["rebate"] / revenue
         rows[customer] = {
             "revenue": revenue,
@@ -255,7 +255,7 @@ def window_figures(frames: dict[str, pd.DataFrame], as_of: date) -> pd.DataFrame
             "is_rebate_rate_high": rebate_rate > REBATE_RATE_CEILING,
             "order_count": own.loc[own["quantity"] > 0, "order_id"].nunique(),
             "line_count": len(own),
-            "active_months": len({(d.year, d.month) for d in window_days}),
+            "active_months": len({(d.year, d.month) for d in order_days_in_window}),
             "last_order_date": order_days[-1],
             "days_since_last_order": (day - order_days[-1]).days,
             "median_order_interval_days": statistics.median(intervals) if intervals else None,
@@ -268,8 +268,8 @@ def window_figures(frames: dict[str, pd.DataFrame], as_of: date) -> pd.DataFrame
 def monthly_activity(frames: dict[str, pd.DataFrame], as_of: date) -> pd.DataFrame:
     """customer_activity_monthly as DOMAIN.md §5 defines it: per month with orders,
     transacting customers and average order value (returns are no orders), each against the
-    average of the previous three complete months; a complete month deviating by more than
-    20% is flagged."""
+    average of the previous three complete months (months with orders: every month of the
+    fixtures has some); a complete month deviating by more than 20% is flagged."""
     lines = frames["sales_lines"].assign(
         order_date=pd.to_datetime(frames["sales_lines"]["order_date"])
     )
@@ -302,8 +302,8 @@ def monthly_activity(frames: dict[str, pd.DataFrame], as_of: date) -> pd.DataFra
         months[f"baseline_{metric}"] = baseline
         months[f"{metric}_deviation"] = deviation
         months[f"is_{metric}_deviating"] = [
-            None if not complete or pd.isna(value) else abs(value) > 0.20
-            for complete, value in zip(months["is_complete_month"], deviation, strict=True)
+            None if not is_complete or pd.isna(value) else abs(value) > 0.20
+            for is_complete, value in zip(months["is_complete_month"], deviation, strict=True)
         ]
     return months
 
