@@ -7,7 +7,6 @@ asserted here on the generated data itself.
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
 import numpy as np
@@ -391,13 +390,3 @@ def test_constructor_rejects_nonsense() -> None:
         DemoSource(customers=5)
     with pytest.raises(ValueError):
         DemoSource().pull("orders", date(2024, 1, 2))
-
-
-def test_print_generation_timing(capsys: pytest.CaptureFixture[str]) -> None:
-    """Not an assertion: how long a year takes at 10x the default scale."""
-    started = time.perf_counter()
-    source = DemoSource(customers=2000, lines_per_day=3000)
-    rows = {t: len(source.pull_range(t, date(2024, 1, 1), date(2024, 12, 31))) for t in FACTS}
-    elapsed = time.perf_counter() - started
-    with capsys.disabled():
-        print(f"\ndemo: one year at customers=2000, lines_per_day=3000: {elapsed:.2f} s, {rows}")

@@ -77,8 +77,14 @@ def test_edge_scenario_tiers(edge_warehouse, index: int, name: str) -> None:
     actual = dict(zip(on_day["customer_id"], on_day["abc_tier"], strict=True))
     assert actual == expected
     assert oracle_tiers(lines, as_of) == expected
-    positive = on_day[on_day["contribution"] > 0]
-    assert positive["share"].sum() == pytest.approx(1.0)
+    # Each share is the customer's own amount over the positive amounts' total (summing the
+    # shares to one would hold whatever the shares were).
+    positive_total = sum(amount for amount in amounts.values() if amount > 0)
+    shares = dict(zip(on_day["customer_id"], on_day["share"], strict=True))
+    assert shares == {
+        customer: pytest.approx(max(amount, 0.0) / positive_total, abs=1e-12)
+        for customer, amount in amounts.items()
+    }
     for customer, amount in amounts.items():
         row = on_day[on_day["customer_id"] == customer].iloc[0]
         assert float(row["contribution"]) == pytest.approx(amount)
