@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(report, scale)
     load = os.getloadavg()
     console.print(
-        f"workdir {workdir} · source {args.source} · basis {args.basis} · load average {load[0]:.1f}"
+        f"workdir {workdir} · source {args.source} · basis {args.basis}"
+        f" · load average {load[0]:.1f}"
     )
     for problem in problems:
         console.print(f"[red]DISAGREE[/red] {problem}")
