@@ -92,7 +92,8 @@ final as (
                 then previous_order_date
         end as previous_order_date_in_month,
         cast(
-            {{ days_between('previous_order_date', 'order_date') }} as integer
+            {{ days_between('previous_order_date', 'order_date') }}
+            as integer
         ) as order_interval_days
     from sequenced
 

@@ -88,13 +88,19 @@ month_entries as (
 
 month_entry_events as (
 
-    select customer_id, counts_from_date as event_date, 1 as active_month_delta
+    select
+        customer_id,
+        counts_from_date as event_date,
+        1 as active_month_delta
     from month_entries
     where counts_from_date >= {{ lookback_start_date() }} and counts_from_date <= {{ as_of_date() }}
 
     union all
 
-    select customer_id, counts_until_date as event_date, -1 as active_month_delta
+    select
+        customer_id,
+        counts_until_date as event_date,
+        -1 as active_month_delta
     from month_entries
     where
         counts_from_date >= {{ lookback_start_date() }}
@@ -130,7 +136,8 @@ activity_gaps as (
         customer_id,
         activity_date,
         case
-            when lag(activity_date) over (partition by customer_id order by activity_date)
+            when
+                lag(activity_date) over (partition by customer_id order by activity_date)
                 > {{ add_days('activity_date', -window_days) }}
                 then 0
             else 1
@@ -165,8 +172,8 @@ activity_as_of_rows as (
     from activity_islands
     inner join as_of_dates
         on
-            as_of_dates.as_of_date >= activity_islands.first_activity_date
-            and as_of_dates.as_of_date <= activity_islands.tiered_until_date
+            activity_islands.first_activity_date <= as_of_dates.as_of_date
+            and activity_islands.tiered_until_date >= as_of_dates.as_of_date
 
 ),
 
@@ -174,11 +181,16 @@ activity_as_of_rows as (
 
 as_of_rows as (
 
-    select customer_id, as_of_date from activity_as_of_rows
+    select
+        customer_id,
+        as_of_date
+    from activity_as_of_rows
 
     union
 
-    select customer_id, as_of_date
+    select
+        customer_id,
+        as_of_date
     from receivables
     where open_balance > 0
 
@@ -209,30 +221,30 @@ timeline as (
 
     select
         customer_id,
-        event_date,
-        0,
+        event_date as timeline_date,
+        0 as is_as_of_row,
         {%- for column in money_columns + count_columns %}
-        0,
+        0 as {{ column }},
         {%- endfor %}
-        0,
+        0 as basis_amount,
         active_month_delta,
-        null,
-        null
+        null as order_date,
+        null as order_interval_days
     from month_entry_events
 
     union all
 
     select
         customer_id,
-        as_of_date,
-        1,
+        as_of_date as timeline_date,
+        1 as is_as_of_row,
         {%- for column in money_columns + count_columns %}
-        0,
+        0 as {{ column }},
         {%- endfor %}
-        0,
-        0,
-        null,
-        null
+        0 as basis_amount,
+        0 as active_month_delta,
+        null as order_date,
+        null as order_interval_days
     from as_of_rows
 
 ),
@@ -244,7 +256,7 @@ timeline as (
 -- row's windows to read a handful. Both render the same list.
 {%- set measures = [] %}
 {%- for column in money_columns + count_columns %}
-    {%- do measures.append({'name': column, 'column': column, 'days': window_days, 'lag': 0}) %}
+{%- do measures.append({'name': column, 'column': column, 'days': window_days, 'lag': 0}) %}
 {%- endfor %}
 {%- do measures.extend([
     {'name': 'recent_revenue', 'column': 'revenue', 'days': recent_days, 'lag': 0},
@@ -272,7 +284,8 @@ windowed as (
         {%- for measure in measures %}
         sum(
             case
-                when activity.day_number > as_of_rows.day_number - {{ measure.days + measure.lag }}
+                when
+                    activity.day_number > as_of_rows.day_number - {{ measure.days + measure.lag }}
                     and activity.day_number <= as_of_rows.day_number - {{ measure.lag }}
                     then activity.{{ measure.column }}
             end
@@ -289,7 +302,7 @@ windowed as (
         on
             as_of_rows.customer_id = activity.customer_id
             and activity.is_as_of_row = 0
-            and activity.day_number <= as_of_rows.day_number
+            and as_of_rows.day_number >= activity.day_number
     where as_of_rows.is_as_of_row = 1
     group by as_of_rows.customer_id, as_of_rows.timeline_date, as_of_rows.is_as_of_row
 
@@ -351,7 +364,9 @@ final as (
         case
             when first_orders.first_order_date <= windows_in_range.as_of_date then first_orders.first_order_date
         end as first_order_date,
-        coalesce(windows_in_range.last_order_in_lookback_date, first_orders.last_order_before_lookback_date) as last_order_date,
+        coalesce(
+            windows_in_range.last_order_in_lookback_date, first_orders.last_order_before_lookback_date
+        ) as last_order_date,
         cast(windows_in_range.median_order_interval_days as double) as median_order_interval_days,
         cast(coalesce(windows_in_range.recent_revenue, 0) as decimal(18, 2)) as recent_revenue,
         cast(coalesce(windows_in_range.mom_current_amount, 0) as decimal(18, 2)) as mom_current_amount,

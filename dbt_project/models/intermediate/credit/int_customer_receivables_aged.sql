@@ -29,14 +29,16 @@
 {%- set buckets = aging_buckets() + rule_overdue_buckets() %}
 {%- set thresholds = [] %}
 {%- for bucket in buckets %}
-    {%- for edge in [bucket.min_days, none if bucket.max_days is none else bucket.max_days + 1] %}
-        {%- if edge is not none and edge not in thresholds %}{% do thresholds.append(edge) %}{% endif %}
-    {%- endfor %}
+{%- for edge in [bucket.min_days, none if bucket.max_days is none else bucket.max_days + 1] %}
+{%- if edge is not none and edge not in thresholds %}{% do thresholds.append(edge) %}{% endif %}
+{%- endfor %}
 {%- endfor %}
 {%- set deltas = ['open', 'dso_invoiced'] %}
 {%- for days in thresholds %}{% do deltas.append('past_due_' ~ days) %}{% endfor %}
 {%- set money_deltas = deltas[:] %}
-{%- do deltas.extend(['settled_count', 'days_late', 'due_count', 'on_time_count', 'oldest_due_day', 'oldest_due_count']) %}
+{%- do deltas.extend([
+    'settled_count', 'days_late', 'due_count', 'on_time_count', 'oldest_due_day', 'oldest_due_count',
+]) %}
 
 with
 
@@ -104,9 +106,12 @@ invoice_dates as (
 
 ),
 
-{%- set is_settled_in_window = "settled_date <= as_of_date and " ~ add_days('settled_date', window_days) ~ " > as_of_date" %}
-{%- set is_due_in_window = "due_date <= as_of_date and " ~ add_days('due_date', window_days) ~ " > as_of_date" %}
-{%- set is_open_overdue = add_days('due_date', 1) ~ " <= as_of_date and (settled_date is null or settled_date > as_of_date)" %}
+{%- set is_settled_in_window =
+    "settled_date <= as_of_date and " ~ add_days('settled_date', window_days) ~ " > as_of_date" %}
+{%- set is_due_in_window =
+    "due_date <= as_of_date and " ~ add_days('due_date', window_days) ~ " > as_of_date" %}
+{%- set is_open_overdue =
+    add_days('due_date', 1) ~ " <= as_of_date and (settled_date is null or settled_date > as_of_date)" %}
 
 balances as (
 
@@ -134,7 +139,9 @@ balances as (
         sum(case when {{ is_settled_in_window }} then days_late else 0 end) as days_late,
         count(case when {{ is_due_in_window }} then 1 end) as due_count,
         count(case when {{ is_due_in_window }} and is_paid_on_time then 1 end) as on_time_count,
-        min(case when {{ is_open_overdue }} then {{ day_number('due_date') }} end) as oldest_due_day,
+        min(
+            case when {{ is_open_overdue }} then {{ day_number('due_date') }} end
+        ) as oldest_due_day,
         count(case when {{ is_open_overdue }} then 1 end) as oldest_due_count
     from invoice_dates
     group by customer_id, as_of_date
@@ -166,9 +173,11 @@ owed_at_thresholds as (
         invoices.due_date,
         {%- for days in thresholds %}
         invoices.invoice_amount - coalesce(sum(
-            case when invoice_payments.payment_date <= {{ add_days('invoices.due_date', days) }}
-                then invoice_payments.payment_amount end
-        ), 0) as owed_at_{{ days }}{{ "," if not loop.last }}
+            case
+                when invoice_payments.payment_date <= {{ add_days('invoices.due_date', days) }}
+                    then invoice_payments.payment_amount
+            end
+        ), 0) as owed_at_{{ days }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from invoices
     left join invoice_payments on invoices.invoice_id = invoice_payments.invoice_id
@@ -197,7 +206,9 @@ oldest_segments as (
 
 events as (
 
-    select customer_id, {{ event_row(deltas, 'invoice_date', {'open': 'invoice_amount', 'dso_invoiced': 'invoice_amount'}) }}
+    select
+        customer_id,
+        {{ event_row(deltas, 'invoice_date', {'open': 'invoice_amount', 'dso_invoiced': 'invoice_amount'}) }}
     from invoices
 
     union all
@@ -232,7 +243,11 @@ events as (
 
     union all
 
-    select customer_id, {{ event_row(deltas, add_days('settled_date', window_days), {'settled_count': '-1', 'days_late': '-days_late'}) }}
+    select
+        customer_id,
+        {{ event_row(
+            deltas, add_days('settled_date', window_days), {'settled_count': '-1', 'days_late': '-days_late'}
+        ) }}
     from invoices
     where settled_date is not null
 
@@ -240,14 +255,20 @@ events as (
 
     select
         customer_id,
-        {{ event_row(deltas, 'due_date', {'due_count': '1', 'on_time_count': 'case when is_paid_on_time then 1 else 0 end'}) }}
+        {{ event_row(
+            deltas, 'due_date', {'due_count': '1', 'on_time_count': 'case when is_paid_on_time then 1 else 0 end'}
+        ) }}
     from invoices
 
     union all
 
     select
         customer_id,
-        {{ event_row(deltas, add_days('due_date', window_days), {'due_count': '-1', 'on_time_count': 'case when is_paid_on_time then -1 else 0 end'}) }}
+        {{ event_row(
+            deltas,
+            add_days('due_date', window_days),
+            {'due_count': '-1', 'on_time_count': 'case when is_paid_on_time then -1 else 0 end'},
+        ) }}
     from invoices
 
     union all
@@ -262,7 +283,9 @@ events as (
 
     select
         customer_id,
-        {{ event_row(deltas, 'settled_date', {'oldest_due_day': '-' ~ day_number('due_date'), 'oldest_due_count': '-1'}) }}
+        {{ event_row(
+            deltas, 'settled_date', {'oldest_due_day': '-' ~ day_number('due_date'), 'oldest_due_count': '-1'}
+        ) }}
     from oldest_segments
     where oldest_from_date < settled_date
 
@@ -277,7 +300,7 @@ event_days as (
         {#- Narrow types: the window below holds every row of a customer at once. #}
         {%- for name in deltas %}
         cast(sum({{ name }}_delta) as {{ 'decimal(18, 2)' if name in money_deltas else 'bigint' }}) as {{ name }}_delta
-        {{- "," if not loop.last }}
+        {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from events
     where event_date <= {{ as_of_date() }}
@@ -294,7 +317,7 @@ as_of_rows as (
         as_of_dates.as_of_date as event_date,
         1 as is_as_of_date,
         {%- for name in deltas %}
-        0 as {{ name }}_delta{{ "," if not loop.last }}
+        0 as {{ name }}_delta{% if not loop.last %},{% endif %}
         {%- endfor %}
     from (select distinct customer_id from event_days) as customers_with_receivables
     cross join as_of_dates
@@ -306,14 +329,14 @@ running as (
     select
         customer_id,
         event_date as as_of_date,
-        is_as_of_date,
         {%- for name in deltas %}
         sum({{ name }}_delta) over (
             partition by customer_id
             order by event_date, is_as_of_date
             rows between unbounded preceding and current row
-        ) as {{ name }}{{ "," if not loop.last }}
+        ) as {{ name }},
         {%- endfor %}
+        is_as_of_date
     from (
         select * from event_days
         union all
@@ -336,18 +359,18 @@ final as (
     select
         as_of_date,
         customer_id,
-        cast(balances.open as decimal(18, 2)) as open_balance,
+        cast(open as decimal(18, 2)) as open_balance,
         {%- for bucket in buckets %}
         cast(
-            balances.{{ 'open' if bucket.min_days is none else 'past_due_' ~ bucket.min_days }}
-            {%- if bucket.max_days is not none %} - balances.past_due_{{ bucket.max_days + 1 }}{% endif %}
+            {{ 'open' if bucket.min_days is none else 'past_due_' ~ bucket.min_days }}
+            {%- if bucket.max_days is not none %} - past_due_{{ bucket.max_days + 1 }}{% endif %}
             as decimal(18, 2)
         ) as {{ bucket.name }},
         {%- endfor %}
         cast(dso_invoiced as decimal(18, 2)) as dso_invoiced_amount,
         case
-            when balances.dso_invoiced > 0
-                then {{ safe_divide('balances.open', 'balances.dso_invoiced') }} * {{ dso_days }}
+            when dso_invoiced > 0
+                then {{ safe_divide('open', 'dso_invoiced') }} * {{ dso_days }}
         end as dso_days,
         cast(settled_count as bigint) as settled_invoice_count,
         {{ safe_divide('days_late', 'settled_count') }} as avg_days_late,
@@ -355,7 +378,8 @@ final as (
         {{ safe_divide('on_time_count', 'due_count') }} as on_time_share,
         cast(
             case
-                when oldest_due_count > 0 then {{ day_number('as_of_date') }} - oldest_due_day
+                when oldest_due_count > 0
+                    then {{ day_number('as_of_date') }} - oldest_due_day
                 else 0
             end as integer
         ) as worst_days_past_due

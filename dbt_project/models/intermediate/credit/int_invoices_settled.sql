@@ -20,7 +20,7 @@ with
 
 invoices as (
 
-    select * from {{ ref('stg_erp__ar_invoices') }} as loaded
+    select loaded.* from {{ ref('stg_erp__ar_invoices') }} as loaded
     {%- if is_incremental() %}
     where not exists (select 1 from {{ this }} as built where built.invoice_id = loaded.invoice_id)
     {%- endif %}

@@ -43,10 +43,14 @@ joined as (
         receivables.avg_days_late,
         receivables.on_time_share,
         coalesce(receivables.worst_days_past_due, 0) as worst_days_past_due,
-        {{ days_between('contributions.last_order_date', 'contributions.as_of_date') }} as days_since_last_order,
+        {{ days_between(
+            'contributions.last_order_date', 'contributions.as_of_date'
+        ) }} as days_since_last_order,
         least(
             {{ window_days }},
-            {{ days_between('contributions.first_order_date', 'contributions.as_of_date') }} + 1
+            {{ days_between(
+                'contributions.first_order_date', 'contributions.as_of_date'
+            ) }} + 1
         ) - {{ recent_days }} as churn_baseline_days
     from contributions
     left join customers

@@ -44,8 +44,8 @@ flagged_months as (
 
     select
         *,
-        {{ add_days(as_of_date(), 1) }}
-            >= cast({{ dbt.dateadd('month', 1, 'month_start_date') }} as date) as is_complete_month
+        {{ add_days(as_of_date(), 1) }} >= cast({{ dbt.dateadd('month', 1, 'month_start_date') }} as date)
+            as is_complete_month
     from months
 
 ),

@@ -137,7 +137,7 @@ ruled as (
         case
             when {{ rule.condition }} then greatest({{ previous }}, {{ rule.max_rank }})
             else {{ previous }}
-        end as rank_{{ loop.index + 1 }}{{ "," if not loop.last }}
+        end as rank_{{ loop.index + 1 }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from held
 
@@ -179,7 +179,7 @@ vip_ranked as (
             over (partition by as_of_date) as a_total_contribution,
         coalesce(sum(case when tier = 'A' and contribution > 0 then contribution else 0 end) over (
             partition by as_of_date
-            order by case when tier = 'A' then 0 else 1 end, contribution desc, customer_id
+            order by case when tier = 'A' then 0 else 1 end asc, contribution desc, customer_id asc
             rows between unbounded preceding and 1 preceding
         ), 0) as a_contribution_before
     from coded
