@@ -48,9 +48,14 @@ demo: $(VENV)/.installed-core ## Two years of demo ERP data into warehouse/tiers
 	@echo "Open it:   xdg-open $(dir $(WAREHOUSE))reports/tiers/latest.html  (macOS: open ...), or $(BIN)/python -m webbrowser file://$(abspath $(dir $(WAREHOUSE)))/reports/tiers/latest.html"
 	@echo "Then:      $(BIN)/tiering explain CUSTOMER_ID --warehouse $(WAREHOUSE)  (an id from the table above);  $(BIN)/tiering whatif --set window_days=180 --warehouse $(WAREHOUSE)"
 
+# pytest-xdist workers: a module's tests stay on one worker unless tests/conftest.py
+# spreads them, the slowest modules start first. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 3
+TEST_ARGS ?=
+
 .PHONY: test
 test: $(VENV)/.installed-dev ## Run the whole test suite (unit, dbt, data quality, DAG, end to end)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder) $(TEST_ARGS)
 
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## ruff (Python) and sqlfluff (dbt SQL); zero findings, run by .ci/run

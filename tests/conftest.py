@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -9,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from filelock import FileLock
 
 from customer_tiering.config import Settings
 from customer_tiering.contract import BUSINESS_DATE, TABLES
@@ -241,23 +246,192 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+# --- test order and pytest-xdist work units ---------------------------------------------
+
+# `make test` runs the suite on pytest-xdist workers with `--dist loadscope`: each module
+# is one unit of work, run on one worker, so a module-scoped fixture is built once. The
+# modules below are spread test by test instead (their tests share nothing but session
+# fixtures, which build_once builds once for all workers); pytest_collection_modifyitems
+# refuses a module-scoped fixture in one of them.
+SPREAD = (
+    "test_incremental",
+    "test_pipeline",
+    "test_raw_migration",
+    "test_benchmark_smoke",
+    "test_cli",
+    "test_dbt_unit",
+    "test_sources_files",
+    "test_validate",
+)
+
+# The slowest modules, run first so that none of them is left to run alone at the end:
+# the real Airflow scheduler first, then by their time in a serial run. Every other
+# module follows, in collection order.
+SLOW_FIRST = (
+    "test_airflow_integration",
+    "test_publish_safety",
+    "test_run_order",
+    "test_dag_integrity",
+    "test_incremental",
+    "test_pipeline",
+    "test_raw_migration",
+    "test_benchmark_smoke",
+    "test_outlook_alerts",
+    "test_pipeline_chunks",
+    "test_tier_edges",
+    "test_rules",
+    "test_tier_report",
+    "test_cli",
+    "test_tier_rows",
+    "test_dbt_unit",
+    "test_sources_files",
+    "test_sources_sql",
+)
+
+
+def _module(nodeid: str) -> str:
+    return Path(nodeid.split("::", 1)[0]).stem
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the slowest modules first (a stable sort: a module's tests keep their order);
+    check that no test of a SPREAD module uses a module-scoped fixture."""
+    rank = {name: place for place, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(_module(item.nodeid), len(rank)))
+    for item in items:
+        if _module(item.nodeid) not in SPREAD:
+            continue
+        definitions = getattr(item, "_fixtureinfo", None)
+        for name, defs in definitions.name2fixturedefs.items() if definitions else ():
+            if defs and defs[-1].scope not in ("function", "session"):
+                raise pytest.UsageError(
+                    f"{item.nodeid}: fixture {name} is {defs[-1].scope}-scoped, but"
+                    " tests/conftest.py SPREADs this module's tests over xdist workers"
+                )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadscope` with SPREAD modules' tests as units of their own."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleOrTestScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if _module(nodeid) in SPREAD:
+                return nodeid
+            return nodeid.split("::", 1)[0]
+
+    return ModuleOrTestScheduling(config, log)
+
+
+def apt_lock() -> FileLock:
+    """Held around a test's `apt-get install` (Chromium, PostgreSQL): xdist workers (or
+    two checkouts' test runs) installing at once would fail on dpkg's lock."""
+    return FileLock("/tmp/customer-tiering-tests-apt.lock", timeout=1800)
+
+
+# --- built once per test session, shared by every pytest-xdist worker ----------------------
+
+
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every process of this test session sees: the session's base temp folder,
+    or under pytest-xdist the folder that holds every worker's base temp folder."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_once(folder: Path, make: Callable[[Path], None]) -> Path:
+    """`make(folder)` unless another process of the session already did: the first to
+    ask builds it under a file lock, the others wait and then use what it built. Whoever
+    gets it must treat it as read-only (copy it first to change anything)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    done = folder.parent / f"{folder.name}.built"
+    with FileLock(str(folder.parent / f"{folder.name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
 DEMO_SCALE = {"seed": 7, "customers": 150, "lines_per_day": 150}
 DEMO_START, DEMO_END = date(2024, 1, 1), date(2025, 12, 31)
 
 
-@pytest.fixture(scope="session")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two years of small-scale demo data run through the whole pipeline once per session.
-
-    Tests must treat it as read-only (copy it first to change anything)."""
+def build_demo(folder: Path) -> None:
+    """Two years of small-scale demo data through the whole pipeline, into `folder`. One
+    chunk for the whole window: chunked loading is tests/test_pipeline_chunks.py's subject,
+    and equals one chunk; here 24 monthly validations would only cost time."""
     from customer_tiering import pipeline
     from customer_tiering.config import DemoSettings
 
-    tmp = tmp_path_factory.mktemp("demo")
     settings = Settings(
-        warehouse=tmp / "tiers.duckdb",
-        quarantine=tmp / "quarantine",
+        warehouse=folder / "tiers.duckdb",
+        quarantine=folder / "quarantine",
         demo=DemoSettings(**DEMO_SCALE),
+        chunk=(DEMO_END - DEMO_START).days + 1,
     )
     pipeline.run(settings, DEMO_START, DEMO_END)
-    return settings.warehouse
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two years of small-scale demo data run through the whole pipeline once per session
+    (once for all pytest-xdist workers): the warehouse file; beside it its BI snapshot,
+    report and dbt state.
+
+    Tests must treat it as read-only (copy it first to change anything)."""
+    return build_once(shared_dir(tmp_path_factory) / "demo", build_demo) / "tiers.duckdb"
+
+
+def demo_settings(folder: Path) -> Settings:
+    """Settings on the demo warehouse folder `folder` (a copy of demo_warehouse's)."""
+    from customer_tiering.config import DemoSettings
+
+    return Settings(
+        warehouse=folder / "tiers.duckdb",
+        quarantine=folder / "quarantine",
+        demo=DemoSettings(**DEMO_SCALE),
+    )
+
+
+def copy_demo_folder(warehouse: Path, target: Path) -> Settings:
+    """A writable copy of a demo warehouse's folder (warehouse, BI snapshot, report, dbt
+    state), with settings pointing at it."""
+    shutil.copytree(warehouse.parent, target)
+    return demo_settings(target)
+
+
+DEMO_NEXT_DAY = DEMO_END + timedelta(days=1)
+WHOLE_EXPORTS = "whole_exports.json"
+
+
+@pytest.fixture(scope="session")
+def demo_next_day(demo_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The daily run of DEMO_NEXT_DAY on a copy of demo_warehouse's folder, once per
+    session (tests/test_pipeline.py and tests/test_incremental.py each used to run it
+    again): the warehouse file. Beside it, WHOLE_EXPORTS lists the warehouses whose whole
+    published schema that run exported to the BI snapshot (instead of applying its
+    changes to the snapshot of the previous publication).
+
+    Tests must treat it as read-only (copy it first to change anything)."""
+    from customer_tiering import pipeline, publish
+
+    def make(folder: Path) -> None:
+        settings = copy_demo_folder(demo_warehouse, folder / "wh")
+        exported: list[str] = []
+        whole_export = publish.export_snapshot
+
+        def recorded(warehouse: Path, *args: object, **kwargs: object) -> object:
+            exported.append(str(warehouse))
+            return whole_export(warehouse, *args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(publish, "export_snapshot", recorded)
+            pipeline.run(settings, DEMO_NEXT_DAY, DEMO_NEXT_DAY)
+        (folder / WHOLE_EXPORTS).write_text(json.dumps(exported), encoding="utf-8")
+
+    return build_once(shared_dir(tmp_path_factory) / "demo_next_day", make) / "wh" / "tiers.duckdb"

@@ -9,20 +9,20 @@ prices and trailing windows read it.
 
 from __future__ import annotations
 
-import shutil
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pytest
 
 from customer_tiering import pipeline, publish, transform
-from customer_tiering.config import DemoSettings, Settings
 from customer_tiering.sources.demo import DemoSource
 from tests.conftest import (
     DEMO_END,
+    DEMO_NEXT_DAY,
     DEMO_SCALE,
+    WHOLE_EXPORTS,
     published_checksums,
     table_checksum,
 )
@@ -86,30 +86,18 @@ def test_a_correction_200_days_back_equals_a_full_rebuild(
     assert after["marts.customer_tier_history"] != before["marts.customer_tier_history"]
 
 
-def test_a_daily_run_applies_its_changes_to_the_bi_snapshot(
-    demo_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_daily_run_applies_its_changes_to_the_bi_snapshot(demo_next_day: Path) -> None:
     """The snapshot holding the previous publication gets only the new day and the
-    latest-only marts, and ends equal to the published tables."""
-    folder = shutil.copytree(demo_warehouse.parent, tmp_path / "folder")
-    settings = Settings(
-        warehouse=folder / demo_warehouse.name,
-        quarantine=folder / "quarantine",
-        demo=DemoSettings(**DEMO_SCALE),
-    )
-    snapshot = publish.bi_snapshot_path(settings.warehouse)
+    latest-only marts, and ends equal to the published tables (demo_next_day: the daily
+    run of the day after the demo's last on a copy of the demo warehouse's folder, its
+    BI snapshot included)."""
+    whole_exports = json.loads((demo_next_day.parent.parent / WHOLE_EXPORTS).read_text())
+    assert whole_exports == [], "the whole schema was exported again"
+    snapshot = publish.bi_snapshot_path(demo_next_day)
     assert snapshot.exists()
-
-    def whole_export(*args: object, **kwargs: object) -> list[str]:
-        raise AssertionError("the whole schema was exported again")
-
-    monkeypatch.setattr(publish, "export_snapshot", whole_export)
-    day = DEMO_END + timedelta(days=1)
-    pipeline.run(settings, day, day)
-
-    published_tables = published_checksums(settings.warehouse)
+    published_tables = published_checksums(demo_next_day)
     in_snapshot = {table: table_checksum(snapshot, table) for table in published_tables}
     assert in_snapshot == published_tables
     with duckdb.connect(str(snapshot), read_only=True) as con:
         latest = con.execute("select max(as_of_date) from marts.customer_tier_history").fetchall()
-    assert latest[0][0] == day
+    assert latest[0][0] == DEMO_NEXT_DAY

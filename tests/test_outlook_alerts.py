@@ -61,7 +61,12 @@ def outlook_marts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.Data
     ]
     frames = {"sales_lines": sales_frame(rows), "customers": customers_frame(list(SALES))}
     tmp = tmp_path_factory.mktemp("outlook")
-    settings = Settings(warehouse=tmp / "tiers.duckdb", quarantine=tmp / "quarantine")
+    # One chunk for the whole window (chunking is tests/test_pipeline_chunks.py's subject).
+    settings = Settings(
+        warehouse=tmp / "tiers.duckdb",
+        quarantine=tmp / "quarantine",
+        chunk=(END - START).days + 1,
+    )
     pipeline.run(settings, START, END, source=FrameSource(frames))
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         return {

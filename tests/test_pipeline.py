@@ -15,7 +15,15 @@ import pytest
 
 from customer_tiering import pipeline, transform
 from customer_tiering.config import DemoSettings, Settings
-from tests.conftest import DEMO_END, DEMO_SCALE, oracle_tiers, table_checksum, warehouse_tables
+from tests.conftest import (
+    DEMO_END,
+    DEMO_NEXT_DAY,
+    DEMO_SCALE,
+    copy_demo_folder,
+    oracle_tiers,
+    table_checksum,
+    warehouse_tables,
+)
 
 ORACLE_DATES = [date(2024, 6, 30), date(2025, 3, 15), date(2025, 12, 31)]
 
@@ -112,24 +120,30 @@ def test_contribution_is_long_tailed(demo_warehouse: Path) -> None:
     assert a["share"].sum() >= 0.80 - 1e-9
 
 
-def test_same_day_twice_is_idempotent(demo_warehouse: Path, tmp_path: Path) -> None:
-    settings = copy_warehouse(demo_warehouse, tmp_path)
-    day = DEMO_END + timedelta(days=1)
-    pipeline.run(settings, day, day)
-    first = checksums(settings.warehouse)
-    result = pipeline.run(settings, day, day)
+def test_same_day_twice_is_idempotent(demo_next_day: Path, tmp_path: Path) -> None:
+    """The day after the demo's last, run again: nothing changes (demo_next_day ran it
+    once on a copy of the demo warehouse)."""
+    first = checksums(demo_next_day)
+    assert history_on(demo_next_day, DEMO_NEXT_DAY)["as_of_date"].nunique() == 1
+    settings = copy_demo_folder(demo_next_day, tmp_path / "again")
+    result = pipeline.run(settings, DEMO_NEXT_DAY, DEMO_NEXT_DAY)
     assert checksums(settings.warehouse) == first
     assert all(not days for days in result.changed_days.values())
-    assert history_on(settings.warehouse, day)["as_of_date"].nunique() == 1
+    assert history_on(settings.warehouse, DEMO_NEXT_DAY)["as_of_date"].nunique() == 1
 
 
-def test_range_equals_days_one_by_one(demo_warehouse: Path, tmp_path: Path) -> None:
-    start, end = DEMO_END + timedelta(days=1), DEMO_END + timedelta(days=3)
-    ranged = copy_warehouse(demo_warehouse, tmp_path / "range")
-    daily = copy_warehouse(demo_warehouse, tmp_path / "daily")
+def test_range_equals_days_one_by_one(
+    demo_warehouse: Path, demo_next_day: Path, tmp_path: Path
+) -> None:
+    """Three days as one range equal the three daily runs (the first of them is
+    demo_next_day's), both starting from copies of the demo warehouse's folder."""
+    start, end = DEMO_NEXT_DAY, DEMO_NEXT_DAY + timedelta(days=2)
+    ranged = copy_demo_folder(demo_warehouse, tmp_path / "range")
+    daily = copy_demo_folder(demo_next_day, tmp_path / "daily")
     pipeline.run(ranged, start, end)
-    for offset in range((end - start).days + 1):
+    for offset in range(1, (end - start).days + 1):
         pipeline.run(daily, start + timedelta(days=offset), start + timedelta(days=offset))
     range_sums, daily_sums = checksums(ranged.warehouse), checksums(daily.warehouse)
     assert "marts.customer_tier_history" in range_sums and "raw.sales_lines" in range_sums
+    assert history_on(daily.warehouse, end)["as_of_date"].nunique() == 1
     assert range_sums == daily_sums

@@ -15,7 +15,7 @@ from customer_tiering.config import Settings
 from customer_tiering.contract import FACT_TABLES, TABLES
 from customer_tiering.sources.files import FilesSource
 from tests.conftest import load_batches, pull_batches
-from tests.good_warehouse import NEXT_DAY, copy_state, demo_source
+from tests.good_warehouse import NEXT_DAY, copy_state, demo_source, good_root
 
 # What the previous contract typed BIGINT.
 BIGINT_IDS = {
@@ -99,7 +99,7 @@ def test_a_daily_run_on_a_bigint_warehouse_works(
 ) -> None:
     """The next day's run (files source, a week re-pulled, dbt included) on the known-good
     warehouse set back to BIGINT ids: it migrates, loads only the new day and publishes."""
-    settings = copy_state(tmp_path_factory.getbasetemp() / "good", tmp_path)
+    settings = copy_state(good_root(tmp_path_factory), tmp_path)
     assert settings.lookback_days == 7
     as_previous_contract(settings.warehouse)
 

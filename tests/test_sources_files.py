@@ -31,6 +31,7 @@ from tests.good_warehouse import (
     copy_state,
     demo_source,
     good_checksums,
+    good_root,
 )
 
 DAY = NEXT_DAY.isoformat()
@@ -38,7 +39,7 @@ DAY = NEXT_DAY.isoformat()
 
 @pytest.fixture
 def settings(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Settings:
-    return copy_state(tmp_path_factory.getbasetemp() / "good", tmp_path)
+    return copy_state(good_root(tmp_path_factory), tmp_path)
 
 
 def tiering(settings: Settings, *args: str) -> int:
@@ -233,7 +234,7 @@ def test_erp_document_numbers_load_and_tier_like_numeric_ids(
     """The good warehouse's two weeks again, every id an ERP string: it loads, the text
     stays as delivered (000012 in raw and in the marts), and every published table equals
     the one built from numeric ids once the customer and product codes are mapped back."""
-    numeric_warehouse, landing = build(tmp_path_factory.getbasetemp() / "good")
+    numeric_warehouse, landing = build(good_root(tmp_path_factory))
     rewrite_ids(landing, tmp_path / "landing")
     settings = Settings(
         source="files",

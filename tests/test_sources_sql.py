@@ -27,8 +27,8 @@ from customer_tiering import cli, load, validate
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import EXIT_INPUT_REFUSED, EXIT_USAGE
 from customer_tiering.sources.sql import SqlSource
-from tests.conftest import pull_batches
-from tests.good_warehouse import FIRST, NEXT_DAY, copy_state, demo_source
+from tests.conftest import apt_lock, pull_batches
+from tests.good_warehouse import FIRST, NEXT_DAY, copy_state, demo_source, good_root
 
 pytestmark = pytest.mark.integration
 URL_ENV = "TIERING_TEST_SQL_URL"
@@ -42,12 +42,13 @@ def postgres_bin() -> Path | None:
 
 def install_postgres() -> Path:
     """PostgreSQL's bin folder, installing the server with apt-get when missing."""
-    if postgres_bin() is None:
-        if shutil.which("apt-get") is None or os.geteuid() != 0:
-            pytest.skip("PostgreSQL is not installed and apt-get cannot install it here")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
-            subprocess.run(command, check=True, env=env, capture_output=True, timeout=600)
+    with apt_lock():
+        if postgres_bin() is None:
+            if shutil.which("apt-get") is None or os.geteuid() != 0:
+                pytest.skip("PostgreSQL is not installed and apt-get cannot install it here")
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            for command in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
+                subprocess.run(command, check=True, env=env, capture_output=True, timeout=600)
     found = postgres_bin()
     assert found is not None, "apt-get installed postgresql but no initdb was found"
     return found
@@ -147,7 +148,7 @@ def test_a_day_from_the_database_validates_and_loads(
 ) -> None:
     """Pull, validate and load the next day from the ERP (the dbt step is covered by the
     files source's end-to-end test)."""
-    settings = copy_state(tmp_path_factory.getbasetemp() / "good", tmp_path)
+    settings = copy_state(good_root(tmp_path_factory), tmp_path)
     batches = pull_batches(settings, SqlSource(erp_url), NEXT_DAY, NEXT_DAY)
     assert not validate.validate_batches(settings, batches, NEXT_DAY, NEXT_DAY).failures
     with load.connect(settings.warehouse) as con:

@@ -61,8 +61,15 @@ def edge_warehouse(tmp_path_factory: pytest.TempPathFactory):
     from customer_tiering.config import Settings
 
     tmp = tmp_path_factory.mktemp("edges")
-    settings = Settings(warehouse=tmp / "tiers.duckdb", quarantine=tmp / "quarantine")
-    pipeline.run(settings, BASE, scenario_date(len(SCENARIOS) - 1), source=source)
+    last = scenario_date(len(SCENARIOS) - 1)
+    # One chunk for the whole window (chunking is tests/test_pipeline_chunks.py's subject):
+    # 53 monthly validations of a handful of rows would only cost time.
+    settings = Settings(
+        warehouse=tmp / "tiers.duckdb",
+        quarantine=tmp / "quarantine",
+        chunk=(last - BASE).days + 1,
+    )
+    pipeline.run(settings, BASE, last, source=source)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         history = con.execute("select * from marts.customer_tier_history").df()
     return lines, history

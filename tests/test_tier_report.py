@@ -22,6 +22,7 @@ from customer_tiering.config import DemoSettings, Settings
 from customer_tiering.errors import EXIT_OK, EXIT_USAGE
 from customer_tiering.explain import explain
 from customer_tiering.report import LATEST, report_dir
+from tests.conftest import apt_lock
 
 FIRST, AS_OF = date(2024, 1, 8), date(2024, 2, 15)
 # The as-of date 30 days before AS_OF (every day is loaded).
@@ -121,14 +122,16 @@ def rows_of(html: str, table_id: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def chromium() -> Path:
     """Debian's chromium, installed if missing (the tests run as root)."""
-    if not CHROMIUM.exists():
-        subprocess.run(
-            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
-            shell=True,
-            check=True,
-            capture_output=True,
-            timeout=900,
-        )
+    with apt_lock():
+        if not CHROMIUM.exists():
+            subprocess.run(
+                "apt-get update -qq"
+                " && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
+                shell=True,
+                check=True,
+                capture_output=True,
+                timeout=900,
+            )
     return CHROMIUM
 
 

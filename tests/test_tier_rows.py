@@ -87,8 +87,14 @@ def read_marts(warehouse: Path) -> dict[str, pd.DataFrame]:
 def run_frames(
     tmp: Path, frames: dict[str, pd.DataFrame], start: date, end: date, rules: dict
 ) -> Path:
-    """One real pipeline run (validation, raw load, dbt build) over the frames."""
-    settings = Settings(warehouse=tmp / "tiers.duckdb", quarantine=tmp / "quarantine", rules=rules)
+    """One real pipeline run (validation, raw load, dbt build) over the frames, in one chunk
+    (chunking is tests/test_pipeline_chunks.py's subject)."""
+    settings = Settings(
+        warehouse=tmp / "tiers.duckdb",
+        quarantine=tmp / "quarantine",
+        rules=rules,
+        chunk=(end - start).days + 1,
+    )
     pipeline.run(settings, start, end, source=FrameSource(frames))
     return settings.warehouse
 

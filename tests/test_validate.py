@@ -24,7 +24,14 @@ from customer_tiering.contract import BUSINESS_DATE, TABLES
 from customer_tiering.errors import EXIT_INPUT_REFUSED, InputRefused
 from customer_tiering.quarantine import DATA_FILE, RESULT_FILE, SUMMARY_FILE
 from tests.conftest import load_batches, pull_batches
-from tests.good_warehouse import NEXT_DAY, checksums, copy_state, demo_source, good_checksums
+from tests.good_warehouse import (
+    NEXT_DAY,
+    checksums,
+    copy_state,
+    demo_source,
+    good_checksums,
+    good_root,
+)
 
 Fault = Callable[[pd.DataFrame, Path], pd.DataFrame]
 DAY = NEXT_DAY.isoformat()
@@ -153,7 +160,7 @@ CASES: dict[str, tuple[str, Fault, str]] = {
 def settings(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Settings:
     """Settings on a private copy of the known-good warehouse; no lookback re-pull, so the
     faulty source is asked for the faulty day only."""
-    settings = copy_state(tmp_path_factory.getbasetemp() / "good", tmp_path)
+    settings = copy_state(good_root(tmp_path_factory), tmp_path)
     settings.lookback_days = 0
     return settings
 
