@@ -403,6 +403,23 @@ def plain(values: pd.Series) -> dict:
     return {key: None if pd.isna(value) else value for key, value in values.items()}
 
 
+def assert_baseline_figures_equal(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """customer_activity_monthly's averages, baselines, deviations and flags equal
+    `monthly_activity`'s, month by month (both indexed alike)."""
+    for column in (
+        "avg_order_value",
+        "baseline_transacting_customers",
+        "baseline_avg_order_value",
+        "transacting_customers_deviation",
+        "avg_order_value_deviation",
+    ):
+        assert actual[column].tolist() == pytest.approx(
+            expected[column].tolist(), abs=1e-9, nan_ok=True
+        ), column
+    for column in ("is_transacting_customers_deviating", "is_avg_order_value_deviating"):
+        assert list(plain(actual[column]).values()) == expected[column].tolist(), column
+
+
 @pytest.mark.parametrize("as_of", FIGURE_DATES)
 def test_profit_and_cost_to_serve_by_kind_equal_the_frames(builds, as_of: date) -> None:
     expected = window_figures(frames_with([]), as_of)
@@ -653,18 +670,7 @@ def test_monthly_activity_baseline_and_deviation_flags(builds) -> None:
     for column in ("transacting_customers", "order_count", "is_complete_month"):
         assert actual[column].tolist() == expected[column].tolist(), column
     assert actual["order_value"].map(as_decimal).tolist() == expected["order_value"].tolist()
-    for column in (
-        "avg_order_value",
-        "baseline_transacting_customers",
-        "baseline_avg_order_value",
-        "transacting_customers_deviation",
-        "avg_order_value_deviation",
-    ):
-        assert actual[column].tolist() == pytest.approx(
-            expected[column].tolist(), abs=1e-9, nan_ok=True
-        ), column
-    for column in ("is_transacting_customers_deviating", "is_avg_order_value_deviating"):
-        assert list(plain(actual[column]).values()) == expected[column].tolist(), column
+    assert_baseline_figures_equal(actual, expected)
     # February 2024: the seven monthly buyers, SMALL2, W1 and W2 against 8, 8 and 8
     february = actual.loc[pd.Timestamp("2024-02-01")]
     assert (february["transacting_customers"], february["baseline_transacting_customers"]) == (
