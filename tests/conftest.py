@@ -18,6 +18,9 @@ from filelock import FileLock
 from customer_tiering.config import Settings
 from customer_tiering.contract import BUSINESS_DATE, TABLES
 
+# Fixtures every module may ask for: a real PostgreSQL server (tests/postgres.py).
+pytest_plugins = ["tests.postgres"]
+
 
 class FrameSource:
     """A source over in-memory frames, for fixtures small enough to compute by hand.
