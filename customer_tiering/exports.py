@@ -49,7 +49,6 @@ from customer_tiering.config import Settings
 from customer_tiering.errors import ConfigError, TieringError
 
 EXPORTS_DIR = "exports"
-FORMATS = ("parquet",)
 PARTITION = "as_of_date"
 PARTITION_FILE = "data.parquet"
 MARKER = ".published.json"
@@ -253,11 +252,11 @@ def within(partition: Path, dates: tuple[date, date] | None) -> bool:
 
 def read_marker(root: Path) -> dict[str, Any] | None:
     """The publication `root` holds and its tables' layouts (None: no complete export)."""
-    path = root / MARKER
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        held = json.loads((root / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return held if isinstance(held, dict) and set(held) == {"published_at", "tables"} else None
 
 
 def write_marker(root: Path, data: dict[str, Any]) -> None:
