@@ -70,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing = quarantine_commands.add_parser("list", help="what was refused, when and why")
     listing.add_argument("--quarantine", type=Path, help="quarantine folder (default quarantine)")
 
+    published = commands.add_parser(
+        "export", help="write every published table into a folder (the exports/ layout)"
+    )
+    published.add_argument("--format", choices=("parquet",), default="parquet", help="(parquet)")
+    published.add_argument("--out", type=Path, required=True, help="folder to write")
+    published.add_argument(
+        "--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)"
+    )
+
     docs = commands.add_parser("docs", help="generate dbt docs (every model and column described)")
     docs.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)")
     add_people_commands(commands)
@@ -151,6 +160,18 @@ def command_demo_export(args: argparse.Namespace, console: Console) -> None:
     )
 
 
+def command_export(args: argparse.Namespace) -> None:
+    """One line per table written, then the total."""
+    from customer_tiering import exports
+
+    settings = load_settings(args.config, warehouse=args.warehouse)
+    exported = exports.export(settings, args.out)
+    for table in exported.tables:
+        unit = "partitions" if table.mode == "as_of_partitions" else "file"
+        print(f"{table.name}\t{table.files} {unit}\t{table.rows} rows")
+    print(exported)
+
+
 def command_quarantine_list(args: argparse.Namespace) -> None:
     """One tab-separated line per quarantined table-day (oldest first), for people and grep."""
     from customer_tiering import quarantine
@@ -198,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             command_demo_export(args, console)
         elif args.command == "quarantine":
             command_quarantine_list(args)
+        elif args.command == "export":
+            command_export(args)
         elif args.command == "docs":
             command_docs(args, console)
         elif args.command == "report":

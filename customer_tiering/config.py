@@ -101,6 +101,9 @@ class Settings(_Section):
     lock_timeout_seconds: float = Field(
         3600.0, strict=True, ge=0, description="a number of seconds"
     )
+    # A Parquet copy of every published table in `exports/` beside the warehouse after each
+    # publish (customer_tiering.exports); `tiering export` writes one on demand either way.
+    parquet_export: bool = Field(True, strict=True, description="true or false")
     demo: DemoSettings = Field(default_factory=DemoSettings, description="a mapping")
     validation: ValidationSettings = Field(
         default_factory=ValidationSettings, description="a mapping"

@@ -26,7 +26,8 @@ dbt to publish, and prepare reads under its shared side, whatever Airflow starts
 run's build landing between a run's validate and build publishes that run's loaded days
 too (they are pending), so the later build finds nothing left to do. The one-slot pool
 `tiering_warehouse` only keeps waiting tasks from holding worker slots. BI tools read a
-snapshot file the build replaces atomically, never the warehouse.
+snapshot file the build replaces atomically, never the warehouse; other readers the
+Parquet export beside it (customer_tiering.exports), swapped in file by file.
 """
 
 from __future__ import annotations
@@ -266,7 +267,8 @@ def validate(settings: Settings, window: Window) -> str:
 
 
 def build(settings: Settings, window: Window) -> dict[str, Any]:
-    """dbt build and publish (with the BI snapshot) under the warehouse lock."""
+    """dbt build and publish (with the BI snapshot and the Parquet export) under the
+    warehouse lock."""
     from customer_tiering import pipeline
 
     result = pipeline.build(context(settings, window))

@@ -5,11 +5,11 @@
               store only)
     check     one chunk's batches validated against their suites and the warehouse, then
               loaded into raw (exclusive lock)
-    build     dbt build into marts_build → publish into marts → BI snapshot, under the
-              exclusive warehouse lock (customer_tiering.lock), so runs started at once (a
-              backfill beside the schedule, two triggers, the CLI beside the DAG) never
-              interleave; then the HTML tier report, from the snapshot
-              (customer_tiering.report)
+    build     dbt build into marts_build → publish into marts → BI snapshot → Parquet
+              export (customer_tiering.exports), under the exclusive warehouse lock
+              (customer_tiering.lock), so runs started at once (a backfill beside the
+              schedule, two triggers, the CLI beside the DAG) never interleave; then the
+              HTML tier report, from the snapshot (customer_tiering.report)
     report    the tier summary, from the BI snapshot
 
 The window is cut into chunks (`chunk` in the settings, a calendar month by default) so a
@@ -42,7 +42,7 @@ from typing import Protocol
 import pandas as pd
 from rich.console import Console
 
-from customer_tiering import load, lock, publish, quarantine, report, transform, validate
+from customer_tiering import exports, load, lock, publish, quarantine, report, transform, validate
 from customer_tiering.config import Settings
 from customer_tiering.contract import BUSINESS_DATE, FACT_TABLES, TABLES
 from customer_tiering.errors import InputRefused, TieringError
@@ -390,6 +390,7 @@ def build(ctx: RunContext) -> RunResult:
         changed = ctx.store.changed()
         if publication_current(ctx):
             publish.refresh_snapshot(settings.warehouse, force=False)
+            exports.refresh(settings)
             with load.connect(settings.warehouse, read_only=True) as con:
                 as_of = publish.published_as_of(con) or ctx.window.end
             ctx.console.log(f"nothing changed: tables as of {as_of} left as they are")
@@ -417,6 +418,10 @@ def build(ctx: RunContext) -> RunResult:
                 delta = publish.SnapshotDelta(previous.published_at, models, history_start, as_of)
             snapshot = publish.refresh_snapshot(settings.warehouse, delta=delta)
         ctx.console.log(f"published {len(tables)} tables as of {as_of}; BI snapshot {snapshot}")
+        with timed(timings, "export"):
+            exported = exports.refresh(settings, delta)
+        if exported is not None:
+            ctx.console.log(str(exported))
     ctx.console.log(report.write_for_build(settings, as_of))
     return RunResult(as_of, history_start, changed, tables, dict(timings))
 

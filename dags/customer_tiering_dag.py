@@ -20,7 +20,8 @@ of a long range at a time; retried with exponential backoff) → validate (each 
 validated, then loaded into raw in one transaction, in order; refused input is
 quarantined and fails the run at once with the guard's message, never retried) → build
 (`dbt build` into `marts_build` with its tests, publish into `marts` in one transaction,
-refresh the BI snapshot; emits the `customer_tiers` asset) → report. Batches pass between
+refresh the BI snapshot and the Parquet export `exports/`; emits the `customer_tiers`
+asset) → report. Batches pass between
 tasks as Parquet files in `<warehouse dir>/.runs/<YYYY-MM-DD>/<chunk>/`; a rerun of the
 same day overwrites them.
 
@@ -177,7 +178,8 @@ def customer_tiering() -> None:
 
     @task(pool=orch.WAREHOUSE_POOL, execution_timeout=timedelta(hours=3), outlets=[TIERS_ASSET])
     def build(window: dict[str, Any]) -> dict[str, Any]:
-        """Load, dbt build and publish under the warehouse lock; emits the asset."""
+        """dbt build, publish, BI snapshot and Parquet export under the warehouse lock (the
+        steps `tiering run` takes); emits the asset."""
         with fail_fast():
             return orch.build(settings(), orch.Window.from_xcom(window))
 

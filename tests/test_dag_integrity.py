@@ -283,6 +283,10 @@ def test_dags_test_runs_one_demo_day(tmp_path: Path) -> None:
     assert as_of == DAY
     assert customers > 0
     assert publish.bi_snapshot_path(settings.warehouse).exists()
+    # The build task exported the publication too (the export itself: tests/test_exports.py).
+    export = settings.warehouse.parent / "exports"
+    assert (export / "customer_tiers" / "customer_tiers.parquet").exists()
+    assert (export / "customer_tier_history" / f"as_of_date={DAY}" / "data.parquet").exists()
 
     # The same day through the command line's path gives the same published tiers.
     direct = load_settings(config, warehouse=tmp_path / "direct" / "tiers.duckdb")
