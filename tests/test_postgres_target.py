@@ -13,6 +13,7 @@ import math
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,12 +25,18 @@ import pandas as pd
 import psycopg
 import pytest
 
-from customer_tiering import cli, load
+from customer_tiering import cli, load, lock, publish
 from customer_tiering.config import Settings, load_settings
 from customer_tiering.contract import TABLES
-from customer_tiering.errors import EXIT_INPUT_REFUSED, EXIT_OK, EXIT_USAGE, ConfigError
+from customer_tiering.errors import (
+    EXIT_INPUT_REFUSED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    WarehouseBusy,
+)
 from customer_tiering.sources.files import export
-from customer_tiering.warehouses import open_warehouse
+from customer_tiering.warehouses import Warehouse, open_warehouse
 from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 from customer_tiering.warehouses.postgres import READER_ROLE, URL_ENV, PgParams
 from tests.conftest import pull_batches
@@ -376,6 +383,96 @@ def test_copy_load_is_idempotent_and_replaces_a_changed_day(
         " where table_name = 'sales_lines' order by 1",
     )
     assert stamps[1][1] > stamps[0][1] and stamps[1][1] > stamps[2][1]
+
+
+@pytest.mark.integration
+def test_a_failed_publish_leaves_marts_unchanged(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built tables by hand (as dbt leaves them in marts_build), published twice: the second
+    publish fails on its last model, after it dropped and refilled the others, and rolls
+    back whole."""
+    url = new_database(postgres_url, "publish_fails")
+    monkeypatch.setenv(URL_ENV, psycopg_url(url))
+    warehouse = open_warehouse(Settings(target="postgres", warehouse=tmp_path / "t.duckdb"))
+    history = publish.PublishedModel("customer_tier_history", "as_of_partitions")
+    tiers = publish.PublishedModel("customer_tiers", "replace")
+    with warehouse.connect() as con:
+        load.ensure_raw_schema(con)
+        con.execute("create schema marts_build")
+        con.execute(
+            "create table marts_build.customer_tier_history (as_of_date date not null,"
+            " customer_id text not null, tier text check (tier in ('A', 'B', 'C', 'D')),"
+            " contribution numeric(18,2), primary key (as_of_date, customer_id))"
+        )
+        con.execute(
+            "insert into marts_build.customer_tier_history values"
+            " ('2024-01-01', 'C1', 'A', 10.50), ('2024-01-02', 'C1', 'B', 3)"
+        )
+        con.execute(
+            "create table marts_build.customer_tiers as select * from"
+            " marts_build.customer_tier_history where as_of_date = '2024-01-02'"
+        )
+    publish.promote(warehouse, [history, tiers], FIRST, FIRST + timedelta(days=1), "first")
+    published = content_digest(url, ("raw", "marts"))
+    assert pg_rows(url, "select tier, contribution from marts.customer_tiers") == [
+        ("B", Decimal("3.00"))
+    ]
+    # The contract's constraints came along with the table.
+    with pytest.raises(psycopg.errors.CheckViolation):
+        pg_rows(url, "insert into marts.customer_tier_history values ('2024-01-03', 'C2', 'E', 1)")
+
+    with warehouse.connect() as con:
+        con.execute("update marts_build.customer_tier_history set tier = 'C'")
+        con.execute("update marts_build.customer_tiers set tier = 'C'")
+    missing = publish.PublishedModel("not_built", "replace")
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        publish.promote(warehouse, [history, tiers, missing], FIRST, FIRST, "second")
+    assert content_digest(url, ("raw", "marts")) == published
+    with warehouse.connect() as con:
+        assert publish.last_publication(con).fingerprint == "first"
+
+
+@pytest.mark.integration
+def test_runs_on_one_database_never_interleave(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local folders (of two hosts, say) on one database: their file locks do not see each
+    other, the advisory lock does."""
+    url = new_database(postgres_url, "locked")
+    monkeypatch.setenv(URL_ENV, psycopg_url(url))
+    here, there, third = (
+        open_warehouse(Settings(target="postgres", warehouse=tmp_path / name / "t.duckdb"))
+        for name in ("here", "there", "third")
+    )
+
+    def hold(warehouse: Warehouse, exclusive: bool, purpose: str) -> AbstractContextManager[None]:
+        return lock.warehouse_lock(
+            warehouse.local,
+            exclusive=exclusive,
+            timeout=0,
+            purpose=purpose,
+            server=warehouse.lock(exclusive, 0, purpose),
+        )
+
+    with hold(here, True, "backfill 2024"):
+        with (
+            pytest.raises(WarehouseBusy, match="backfill 2024") as busy,
+            hold(there, True, "daily run"),
+        ):
+            pass
+        assert "daily run waited 0 s" in str(busy.value)
+        with pytest.raises(WarehouseBusy), hold(there, False, "a reader"):
+            pass
+    with (
+        hold(here, False, "a reader"),
+        hold(there, False, "another reader"),
+        pytest.raises(WarehouseBusy, match="a reader"),
+        hold(third, True, "a writer"),
+    ):
+        pass
+    with hold(there, True, "daily run"):  # every lock above was released
+        pass
 
 
 # --- configuration -------------------------------------------------------------------------
