@@ -149,7 +149,8 @@ def published(
                 ("daily", ["--date", NEXT_DAY.isoformat()]),
             ):
                 began = time.perf_counter()
-                assert tiering(demo, folder, *args, "--target", target) == EXIT_OK
+                code = tiering(demo, folder, *args, "--target", target)
+                assert code == EXIT_OK, f"{target} {step}: exit {code} (its error is logged above)"
                 seconds[f"{target} {step}"] = round(time.perf_counter() - began, 1)
     print(f"wall seconds per run: {seconds}")
     yield Published(pg_url, root / "duckdb" / "tiers.duckdb", seconds)
