@@ -84,17 +84,21 @@ class PgParams:
             parsed = make_url(url)
             port = parsed.port or 5432
         except (ArgumentError, ValueError):
-            parsed = None
-        problem = None
-        if parsed is None:
-            problem = "is not a URL"
-        elif parsed.get_backend_name() not in ("postgresql", "postgres"):
-            problem = f"is a {parsed.get_backend_name()} URL, not postgresql"
-        elif not (parsed.host and parsed.username and parsed.database):
-            problem = "needs a user, a host and a database"
-        elif parsed.query:
-            problem = "has query options, which dbt's profile cannot pass on"
-        if problem or parsed is None:
+            # from None: the parser's message would repeat the URL, password and all
+            raise ConfigError(
+                f"{URL_ENV} is not a URL: expected {URL_FORM} (value not shown)"
+            ) from None
+        backend = parsed.get_backend_name()
+        problem = (
+            f"is a {backend} URL, not postgresql"
+            if backend not in ("postgresql", "postgres")
+            else "needs a user, a host and a database"
+            if not (parsed.host and parsed.username and parsed.database)
+            else "has query options, which dbt's profile cannot pass on"
+            if parsed.query
+            else None
+        )
+        if problem:
             raise ConfigError(f"{URL_ENV} {problem}: expected {URL_FORM} (value not shown)")
         return cls(parsed.host, port, parsed.username, parsed.password or "", parsed.database)
 
