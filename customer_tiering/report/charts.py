@@ -180,29 +180,52 @@ def alerts(data: ReportData) -> go.Figure | None:
     return styled(figure, "Alerts by type", height=360)
 
 
+def flagged_scatter(
+    rows: pd.DataFrame,
+    flag: str,
+    groups: tuple[tuple[bool, str, str], ...],
+    x: str,
+    y: str,
+    hover: tuple[list[str], str],
+) -> go.Figure:
+    """One marker trace per value of the boolean column `flag` (value, legend name,
+    colour), so the flagged points stand out; `hover` is the customdata columns and the
+    hover template that reads them."""
+    figure = go.Figure()
+    custom, template = hover
+    for value, name, colour in groups:
+        part = rows[rows[flag] == value]
+        figure.add_trace(
+            go.Scatter(
+                x=part[x],
+                y=part[y],
+                mode="markers",
+                name=name,
+                marker={"color": colour, "size": 8},
+                customdata=part[custom],
+                hovertemplate=template,
+            )
+        )
+    return figure
+
+
 def price_exceptions(data: ReportData) -> go.Figure | None:
     """Price gap of each exception shown, by day; a bigger tier paying less stands out."""
     rows = data.price_exceptions
     if rows.empty:
         return None
-    figure = go.Figure()
-    for crushing, name, colour in (
-        (True, "bigger tier paying less", "#c0392b"),
-        (False, "other", "#7f8c8d"),
-    ):
-        part = rows[rows["is_bigger_tier_paying_less"] == crushing]
-        figure.add_trace(
-            go.Scatter(
-                x=part["as_of_date"],
-                y=part["price_gap_rate"],
-                mode="markers",
-                name=name,
-                marker={"color": colour, "size": 8},
-                customdata=part[["customer_id", "product_id", "reference_customer_id"]],
-                hovertemplate="%{customdata[0]} paid %{y:.1%} less for %{customdata[1]}"
-                " than %{customdata[2]}<extra></extra>",
-            )
-        )
+    figure = flagged_scatter(
+        rows,
+        "is_bigger_tier_paying_less",
+        ((True, "bigger tier paying less", "#c0392b"), (False, "other", "#7f8c8d")),
+        "as_of_date",
+        "price_gap_rate",
+        (
+            ["customer_id", "product_id", "reference_customer_id"],
+            "%{customdata[0]} paid %{y:.1%} less for %{customdata[1]}"
+            " than %{customdata[2]}<extra></extra>",
+        ),
+    )
     figure.update_yaxes(title="below the highest price paid that day", tickformat=".0%")
     return styled(figure, "Price exceptions (widest gaps)", height=360)
 
@@ -212,24 +235,18 @@ def rebates(data: ReportData, ceiling: float | None) -> go.Figure | None:
     rows = data.rebates
     if rows.empty:
         return None
-    figure = go.Figure()
-    for flagged, name, colour in (
-        (False, "within the ceiling", "#3778c2"),
-        (True, "above the ceiling", "#c0392b"),
-    ):
-        part = rows[rows["is_rebate_rate_high"] == flagged]
-        figure.add_trace(
-            go.Scatter(
-                x=part["revenue"],
-                y=part["rebate_rate"],
-                mode="markers",
-                name=name,
-                marker={"color": colour, "size": 8},
-                customdata=part[["customer_id", "customer_name", "tier"]],
-                hovertemplate="%{customdata[0]} %{customdata[1]} (tier %{customdata[2]})"
-                "<br>revenue %{x:,.2f}, rebate rate %{y:.1%}<extra></extra>",
-            )
-        )
+    figure = flagged_scatter(
+        rows,
+        "is_rebate_rate_high",
+        ((False, "within the ceiling", "#3778c2"), (True, "above the ceiling", "#c0392b")),
+        "revenue",
+        "rebate_rate",
+        (
+            ["customer_id", "customer_name", "tier"],
+            "%{customdata[0]} %{customdata[1]} (tier %{customdata[2]})"
+            "<br>revenue %{x:,.2f}, rebate rate %{y:.1%}<extra></extra>",
+        ),
+    )
     if ceiling is not None:
         figure.add_hline(
             y=ceiling,
