@@ -15,8 +15,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from customer_tiering.config import FILE_FORMATS, SOURCES, load_settings
+from customer_tiering.config import FILE_FORMATS, SOURCES, Settings, load_settings
 from customer_tiering.errors import EXIT_FAILURE, EXIT_OK, ConfigError, TieringError
+from customer_tiering.warehouses import TARGETS
 
 
 def iso_date(text: str) -> date:
@@ -44,7 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--start", type=iso_date, help="first business day of a range (with --end)")
     run.add_argument("--end", type=iso_date, help="last business day of the range, inclusive")
     run.add_argument("--source", choices=SOURCES, help="where the data comes from (default demo)")
-    run.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)")
+    run.add_argument(
+        "--warehouse",
+        type=Path,
+        help="DuckDB file (default warehouse/tiers.duckdb); on postgres the local folder's path",
+    )
+    run.add_argument(
+        "--target",
+        choices=TARGETS,
+        help="warehouse engine (default duckdb); postgres connects to $TIERING_PG_URL",
+    )
     run.add_argument("--landing", type=Path, help="landing folder of the files source")
     run.add_argument(
         "--full-refresh",
@@ -111,10 +121,23 @@ def add_people_commands(commands: argparse._SubParsersAction) -> None:
         command.add_argument("--warehouse", type=Path, help=warehouse_help)
 
 
+def snapshot_settings(args: argparse.Namespace, command: str) -> Settings:
+    """Settings for a command that reads the DuckDB BI snapshot (report, explain, whatif,
+    export):
+    ConfigError (exit 2) on another target, which has no snapshot."""
+    settings = load_settings(args.config, warehouse=args.warehouse)
+    if settings.target != "duckdb":
+        raise ConfigError(
+            f"tiering {command} reads the DuckDB BI snapshot and does not work on target"
+            f" {settings.target} yet: query schema marts there (role tiering_reader)"
+        )
+    return settings
+
+
 def command_report(args: argparse.Namespace) -> None:
     from customer_tiering.report import write_report
 
-    files = write_report(load_settings(args.config, warehouse=args.warehouse), args.date)
+    files = write_report(snapshot_settings(args, "report"), args.date)
     print(f"tier report as of {files.as_of}: {files.page}")
     if files.latest is not None:
         print(f"latest: {files.latest}")
@@ -123,14 +146,14 @@ def command_report(args: argparse.Namespace) -> None:
 def command_explain(args: argparse.Namespace) -> None:
     from customer_tiering.explain import explain
 
-    settings = load_settings(args.config, warehouse=args.warehouse)
+    settings = snapshot_settings(args, "explain")
     print("\n".join(explain(settings, args.customer_id, args.date)))
 
 
 def command_whatif(args: argparse.Namespace, console: Console) -> None:
     from customer_tiering import progress, whatif
 
-    settings = load_settings(args.config, warehouse=args.warehouse)
+    settings = snapshot_settings(args, "whatif")
     changes = whatif.parse_sets(args.changes)
     with progress.streaming(args.verbose):
         result = whatif.recompute(settings, changes, args.date, console)
@@ -139,9 +162,10 @@ def command_whatif(args: argparse.Namespace, console: Console) -> None:
 
 def command_docs(args: argparse.Namespace, console: Console) -> None:
     from customer_tiering import transform
+    from customer_tiering.warehouses import open_warehouse
 
     settings = load_settings(args.config, warehouse=args.warehouse)
-    target = transform.generate_docs(settings.warehouse)
+    target = transform.generate_docs(open_warehouse(settings))
     console.print(f"dbt docs written to {target / 'index.html'}")
 
 
@@ -164,8 +188,7 @@ def command_export(args: argparse.Namespace) -> None:
     """One line per table written, then the total."""
     from customer_tiering import exports
 
-    settings = load_settings(args.config, warehouse=args.warehouse)
-    exported = exports.export(settings, args.out)
+    exported = exports.export(snapshot_settings(args, "export"), args.out)
     for table in exported.tables:
         unit = "partitions" if table.mode == "as_of_partitions" else "file"
         print(f"{table.name}\t{table.files} {unit}\t{table.rows} rows")
@@ -188,8 +211,9 @@ def command_quarantine_list(args: argparse.Namespace) -> None:
 
 
 def command_run(args: argparse.Namespace, console: Console) -> None:
-    from customer_tiering import pipeline, progress, publish, summary
+    from customer_tiering import pipeline, progress, summary
     from customer_tiering.report import LATEST, report_dir
+    from customer_tiering.warehouses import open_warehouse
 
     if args.start is not None and args.end is None:
         raise ConfigError("--start needs --end")
@@ -199,13 +223,19 @@ def command_run(args: argparse.Namespace, console: Console) -> None:
     if start > end:
         raise ConfigError(f"--start {start} is after --end {end}")
     settings = load_settings(
-        args.config, source=args.source, warehouse=args.warehouse, landing=args.landing
+        args.config,
+        source=args.source,
+        warehouse=args.warehouse,
+        landing=args.landing,
+        target=args.target,
     )
+    warehouse = open_warehouse(settings)  # a bad target or Postgres URL: exit 2 at once
     with progress.streaming(args.verbose):
         pipeline.run(settings, start, end, console, full_refresh=args.full_refresh)
-    # From the BI snapshot: the warehouse may already be another run's.
-    summary.print_tier_summary(publish.bi_snapshot_path(settings.warehouse), Console())
-    print(f"tier report: {report_dir(settings.warehouse) / LATEST}")
+    # Where people read: on DuckDB the BI snapshot (the warehouse may already be another run's).
+    summary.print_tier_summary(warehouse.published(), Console())
+    if warehouse.has_snapshot:
+        print(f"tier report: {report_dir(settings.warehouse) / LATEST}")
 
 
 def main(argv: list[str] | None = None) -> int:

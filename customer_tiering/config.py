@@ -27,6 +27,7 @@ from pydantic_core import ErrorDetails
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import ConfigError
 from customer_tiering.rules import Rules, dbt_var_defaults, effective_rules
+from customer_tiering.warehouses import TargetName
 from customer_tiering.window import ChunkSize
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +78,10 @@ class Settings(_Section):
     """Everything a run needs to know that is not a business rule, plus the rule overrides."""
 
     source: SourceName = "demo"
+    # Where the warehouse is (customer_tiering.warehouses): the DuckDB file `warehouse`, or
+    # the Postgres database of $TIERING_PG_URL (then `warehouse` names only the local folder
+    # for dbt state and reports), or spark (not runnable yet).
+    target: TargetName = "duckdb"
     warehouse: Path = Field(Path("warehouse/tiers.duckdb"), description="a file path")
     landing: Path | None = Field(None, description="a folder path")
     quarantine: Path = Field(Path("quarantine"), description="a folder path")

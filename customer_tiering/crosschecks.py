@@ -1,6 +1,7 @@
 """Cross-table rules GX cannot express, computed in pandas/DuckDB over a whole batch.
 
-Each looks at the pulled batch together with what the warehouse already holds (read-only):
+Each looks at the pulled batch together with what the warehouse (DuckDB or Postgres,
+customer_tiering.warehouses) already holds, read-only, in SQL both engines speak:
 a payment may settle an invoice loaded months ago, a sale may reference a customer whose
 master snapshot was loaded earlier, and "is today's row count sane" needs the ledger of
 earlier days. Partitions the batch is about to replace are read from the batch, not from
@@ -21,11 +22,12 @@ import pyarrow.compute as pc
 
 from customer_tiering.checks import SEVERITY, CheckResult, row_check
 from customer_tiering.contract import BUSINESS_DATE, TABLES
-from customer_tiering.load import LEDGER
+from customer_tiering.load import LEDGER, days_frame
 from customer_tiering.money import tolerance_cents
+from customer_tiering.warehouses import Connection
 
 Batches = dict[str, tuple[pd.DataFrame, list[date]]]
-Warehouse = duckdb.DuckDBPyConnection | None
+Warehouse = Connection | None
 
 
 def references(
@@ -38,16 +40,15 @@ def references(
     pulled = batches[master][0] if master in batches else pd.DataFrame()
     keys: list[pd.Series | pd.Index | pa.Array] = [pulled[key]] if key in pulled.columns else []
     if con is not None:
-        referenced = pa.table({key: pc.drop_null(pc.unique(_text(frame[column])))})
-        con.register("batch_references", referenced)
+        referenced = pc.drop_null(pc.unique(_text(frame[column])))
+        con.stage("batch_references", pd.DataFrame({key: referenced.to_pandas()}), {key: "VARCHAR"})
         # Keys are text; the cast also serves a warehouse whose ids are still BIGINT
         # (validation reads before the load migrates raw to the current contract).
-        stored = con.sql(
+        stored = con.arrow(
             f"select distinct cast({key} as varchar) as {key} from raw.{master}"
             f" where cast({key} as varchar) in (select {key} from batch_references)"
-        ).to_arrow_table()
-        con.unregister("batch_references")
-        keys.append(stored.column(key).combine_chunks())
+        )
+        keys.append(_text(stored.column(key)))
     failing = pd.Series(frame[column].notna().to_numpy() & ~_is_in(frame[column], keys))
     config = {"column": column, "master": master}
     return [row_check(table, frame, f"references({column} -> {master})", severity, failing, config)]
@@ -76,30 +77,22 @@ def _is_in(values: pd.Series, keys: list[pd.Series | pd.Index | pa.Array]) -> np
     )
 
 
-_STORED_SETTLEMENTS = f"""
-stored_amounts as (
-    -- cents from the stored decimals; the id cast serves a warehouse not yet migrated
-    select cast(invoice_id as varchar) as invoice_id,
-           cast(any_value(amount) * 100 as bigint) as amount
-    from raw.ar_invoices
-    where cast(invoice_id as varchar) in (select invoice_id from paid)
-      and {BUSINESS_DATE} not in (select unnest($invoice_days::date[]))
-    group by 1
-),
-
-stored_paid as (
-    select cast(invoice_id as varchar) as invoice_id,
-           cast(sum(amount) * 100 as bigint) as paid
-    from raw.ar_payments
-    where cast(invoice_id as varchar) in (select invoice_id from paid)
-      and {BUSINESS_DATE} not in (select unnest($payment_days::date[]))
-    group by 1
-)
+# What the warehouse holds of the invoices this pull pays, outside the partitions the pull
+# replaces: each invoice's amount and its earlier payments, in cents. The id cast serves a
+# warehouse not yet migrated to text ids.
+_STORED_AMOUNTS = f"""
+select cast(invoice_id as varchar) as invoice_id, cast(min(amount) * 100 as bigint) as amount
+from raw.ar_invoices
+where cast(invoice_id as varchar) in (select invoice_id from paid_invoices)
+    and {BUSINESS_DATE} not in (select business_date from invoice_days)
+group by cast(invoice_id as varchar)
 """
-# Before the first load there is no warehouse: nothing stored.
-_NOTHING_STORED = """
-stored_amounts as (select null::varchar as invoice_id, null::bigint as amount where false),
-stored_paid as (select null::varchar as invoice_id, null::bigint as paid where false)
+_STORED_PAID = f"""
+select cast(invoice_id as varchar) as invoice_id, cast(sum(amount) * 100 as bigint) as paid
+from raw.ar_payments
+where cast(invoice_id as varchar) in (select invoice_id from paid_invoices)
+    and {BUSINESS_DATE} not in (select business_date from payment_days)
+group by cast(invoice_id as varchar)
 """
 _OVERPAID = """
 with paid as (
@@ -115,9 +108,7 @@ pulled as (
     from batch_invoices
     where invoice_id is not null
     group by invoice_id
-),
-
-{stored}
+)
 
 select paid.invoice_id
 from paid
@@ -137,30 +128,43 @@ def payments_within_open_amount(
     exceed its amount by more than `tolerance`. Summed and compared in whole cents (a
     pulled amount rounded half to even; whole numbers add exactly in a double up to 2^53
     cents), so a payment exactly `tolerance` over passes. Invoices unknown anywhere are
-    the `references` rule's business. One DuckDB query: aligning a month of text ids in
-    pandas cost a second."""
+    the `references` rule's business. The warehouse gives only what it holds of the paid
+    invoices; one in-memory DuckDB query compares: aligning a month of text ids in pandas
+    cost a second."""
     payments, payment_days = batches[table]
     invoices, invoice_days = batches["ar_invoices"]
-    engine = con if con is not None else duckdb.connect()
-    engine.register("batch_payments", payments[["invoice_id", "amount"]])
-    engine.register(
-        "batch_invoices",
-        invoices[["invoice_id", "amount"]].assign(position=np.arange(len(invoices))),
-    )
-    query = _OVERPAID.format(stored=_STORED_SETTLEMENTS if con is not None else _NOTHING_STORED)
-    params: dict[str, Any] = {"tolerance": tolerance_cents(tolerance)}
+    stored_amounts = _cents(pd.DataFrame(columns=["invoice_id", "amount"]))
+    stored_paid = _cents(pd.DataFrame(columns=["invoice_id", "paid"]))
     if con is not None:
-        params |= {"invoice_days": invoice_days, "payment_days": payment_days}
+        paid_ids = _text(payments["invoice_id"]).unique().drop_null().to_pandas()
+        con.stage(
+            "paid_invoices", pd.DataFrame({"invoice_id": paid_ids}), {"invoice_id": "VARCHAR"}
+        )
+        con.stage("invoice_days", days_frame(invoice_days), {"business_date": "DATE"})
+        con.stage("payment_days", days_frame(payment_days), {"business_date": "DATE"})
+        stored_amounts = _cents(con.execute(_STORED_AMOUNTS).df())
+        stored_paid = _cents(con.execute(_STORED_PAID).df())
+    engine = duckdb.connect()
     try:
-        over = engine.sql(query, params=params).to_arrow_table().column("invoice_id")
+        engine.register("batch_payments", payments[["invoice_id", "amount"]])
+        engine.register(
+            "batch_invoices",
+            invoices[["invoice_id", "amount"]].assign(position=np.arange(len(invoices))),
+        )
+        engine.register("stored_amounts", stored_amounts)
+        engine.register("stored_paid", stored_paid)
+        params = {"tolerance": tolerance_cents(tolerance)}
+        over = engine.sql(_OVERPAID, params=params).to_arrow_table().column("invoice_id")
     finally:
-        engine.unregister("batch_payments")
-        engine.unregister("batch_invoices")
-        if con is None:
-            engine.close()
+        engine.close()
     failing = pd.Series(_is_in(payments["invoice_id"], [over.combine_chunks()]))
     config = {"tolerance": tolerance}
     return [row_check(table, payments, "payments_within_open_amount", severity, failing, config)]
+
+
+def _cents(frame: pd.DataFrame) -> pd.DataFrame:
+    """(invoice_id, cents) typed alike whichever engine (or none) gave the rows."""
+    return frame.astype({frame.columns[0]: "str", frame.columns[1]: "int64"})
 
 
 def daily_row_count(

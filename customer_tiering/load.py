@@ -7,43 +7,40 @@ did not change is not rewritten, and the days that did change tell the transform
 which as-of date history must be recomputed. Those days wait in `raw._pending`, written in
 the same transaction, until a publish has recomputed them (customer_tiering.publish), so a
 run that fails after its load leaves the next run to recompute them.
+
+The same SQL runs on both warehouses (customer_tiering.warehouses): a batch is staged into
+a typed temp table (DuckDB: the registered DataFrame cast; Postgres: COPY), and the
+checksums are each engine's own order-independent row hash, so a ledger is compared only
+with itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from customer_tiering.contract import BUSINESS_DATE, LOADED_AT, TABLES
+from customer_tiering.warehouses import Connection
 
 LEDGER = "raw._batches"
 Batches = dict[str, tuple[pd.DataFrame, list[date]]]
 PENDING = "raw._pending"
 
 
-@contextmanager
-def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse file and always close it: DuckDB allows one writer per file."""
-    if not read_only:
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse), read_only=read_only)
-    try:
-        yield con
-    finally:
-        con.close()
+def days_frame(days: list[date]) -> pd.DataFrame:
+    """Business days as a one-column frame, for Connection.stage."""
+    return pd.DataFrame({"business_date": pd.Series(days, dtype="object")})
 
 
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_raw_schema(con: Connection) -> None:
     """Create `raw` tables from the contract (typed: money is DECIMAL, never float), and
     bring tables of an older contract up to this one."""
     con.execute("create schema if not exists raw")
     for spec in TABLES.values():
-        columns = ", ".join(f"{name} {sql_type}" for name, sql_type in spec.columns.items())
+        columns = ", ".join(
+            f"{name} {con.sql_type(sql_type)}" for name, sql_type in spec.columns.items()
+        )
         con.execute(
             f"create table if not exists raw.{spec.name} ("
             f"{columns}, {BUSINESS_DATE} date not null, {LOADED_AT} timestamp not null)"
@@ -55,10 +52,11 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         " primary key (table_name, business_date))"
     )
     con.execute(f"create table if not exists {PENDING} (business_date date primary key)")
-    migrate_text_columns(con)
+    if con.kind == "duckdb":  # Postgres warehouses were never written by the older contract
+        migrate_text_columns(con)
 
 
-def migrate_text_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+def migrate_text_columns(con: Connection) -> list[str]:
     """Turn raw columns that the contract types VARCHAR but an older contract stored
     otherwise (document ids were BIGINT) into VARCHAR, and return them as `table.column`.
 
@@ -79,8 +77,7 @@ def migrate_text_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
     if not stale:
         return []
-    con.begin()
-    try:
+    with con.transaction():
         for table, column in stale:
             con.execute(f"alter table raw.{table} alter column {column} type varchar")
         for table in dict.fromkeys(table for table, _ in stale):
@@ -90,7 +87,7 @@ def migrate_text_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
                 update {LEDGER} as ledger set checksum = stored.checksum
                 from (
                     select {BUSINESS_DATE} as business_date,
-                           cast(sum(hash({column_list})) as varchar) as checksum
+                           {con.row_checksum(column_list)} as checksum
                     from raw.{table}
                     group by {BUSINESS_DATE}
                 ) as stored
@@ -98,14 +95,10 @@ def migrate_text_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
                 """,
                 [table],
             )
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
     return [f"{table}.{column}" for table, column in stale]
 
 
-def loaded_days(con: duckdb.DuckDBPyConnection, table: str) -> set[date]:
+def loaded_days(con: Connection, table: str) -> set[date]:
     """Business days of `table` already in the warehouse."""
     rows = con.execute(
         f"select business_date from {LEDGER} where table_name = ?", [table]
@@ -113,39 +106,26 @@ def loaded_days(con: duckdb.DuckDBPyConnection, table: str) -> set[date]:
     return {row[0] for row in rows}
 
 
-def stage_table(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, days: list[date]
-) -> list[date]:
+def stage_table(con: Connection, table: str, frame: pd.DataFrame, days: list[date]) -> list[date]:
     """Stage `frame` (which carries `_business_date`) for the partitions `days` of
     raw.`table` in temp tables and return the days whose content differs from what is
     stored. Writes nothing but temp tables, so it also runs on a read-only connection."""
     spec = TABLES[table]
-    casts = ", ".join(
-        f"cast({name} as {sql_type}) as {name}" for name, sql_type in spec.columns.items()
-    )
-    con.register("pulled_batch", frame)
-    con.execute(
-        f"create or replace temp table staged as select {casts}, "
-        f"cast({BUSINESS_DATE} as date) as {BUSINESS_DATE} from pulled_batch"
-    )
-    con.unregister("pulled_batch")
-    con.execute(
-        "create or replace temp table staged_days as"
-        " select cast(unnest(?) as date) as business_date",
-        [[day.isoformat() for day in days]],
-    )
+    con.stage("staged", frame, {**spec.columns, BUSINESS_DATE: "DATE"})
+    con.stage("staged_days", days_frame(days), {"business_date": "DATE"})
     column_list = ", ".join(spec.columns)
     # Order-independent content hash per day, computed on typed values.
-    con.execute(
+    con.replace_table(
+        "staged_checksums",
         f"""
-        create or replace temp table staged_checksums as
         select d.business_date,
                count(s.{spec.key}) as row_count,
-               cast(coalesce(sum(hash({column_list})), 0) as varchar) as checksum
+               {con.row_checksum(column_list)} as checksum
         from staged_days as d
         left join staged as s on s.{BUSINESS_DATE} = d.business_date
         group by d.business_date
-        """
+        """,
+        temp=True,
     )
     if spec.is_master:
         # A snapshot equal to the one before it (stored or in this batch) adds nothing and
@@ -154,9 +134,9 @@ def stage_table(
         # the same ledger as daily runs. A stored snapshot that an earlier day loaded now
         # (days out of order) makes redundant is removed, so any order of the same days
         # leaves the same raw tables.
-        con.execute(
+        con.replace_table(
+            "master_checksums",
             f"""
-            create or replace temp table staged_checksums as
             with snapshots as (
                 select business_date, row_count, checksum, true as is_staged
                 from staged_checksums
@@ -174,19 +154,23 @@ def stage_table(
             where is_staged or not is_stored
             """,
             [table],
+            temp=True,
         )
+        checksums = "master_checksums"
     else:
         con.execute("alter table staged_checksums add column is_stored boolean default true")
+        checksums = "staged_checksums"
     # Changed: stored content differs from the ledger, or a day once stored is now redundant.
-    con.execute(
+    con.replace_table(
+        "changed_days",
         f"""
-        create or replace temp table changed_days as
-        select c.* from staged_checksums as c
+        select c.* from {checksums} as c
         left join {LEDGER} as l on l.table_name = ? and l.business_date = c.business_date
         where (c.is_stored and l.checksum is distinct from c.checksum)
             or (not c.is_stored and l.business_date is not null)
         """,
         [table],
+        temp=True,
     )
     return [
         row[0]
@@ -194,9 +178,7 @@ def stage_table(
     ]
 
 
-def load_table(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, days: list[date]
-) -> list[date]:
+def load_table(con: Connection, table: str, frame: pd.DataFrame, days: list[date]) -> list[date]:
     """Replace the partitions `days` of raw.`table` with `frame`; return the days whose
     content changed. Runs inside the caller's transaction. A day in `days` with no rows in
     `frame` is a delivered empty day."""
@@ -225,40 +207,36 @@ def load_table(
     return changed
 
 
-def changed_partitions(con: duckdb.DuckDBPyConnection, batches: Batches) -> dict[str, list[date]]:
+def changed_partitions(con: Connection, batches: Batches) -> dict[str, list[date]]:
     """The partitions loading `batches` would change, found without writing anything."""
     return {table: stage_table(con, table, frame, days) for table, (frame, days) in batches.items()}
 
 
-def load(con: duckdb.DuckDBPyConnection, batches: Batches) -> dict[str, list[date]]:
+def load(con: Connection, batches: Batches) -> dict[str, list[date]]:
     """Load every table's batch in one transaction; return the changed days per table."""
     ensure_raw_schema(con)
-    con.begin()
-    try:
+    with con.transaction():
         changed = {
             table: load_table(con, table, frame, days) for table, (frame, days) in batches.items()
         }
         days = sorted({day for table_days in changed.values() for day in table_days})
         if days:
+            con.stage("pending_days", days_frame(days), {"business_date": "DATE"})
             con.execute(
-                f"insert or ignore into {PENDING} select cast(unnest(?) as date)",
-                [[day.isoformat() for day in days]],
+                f"insert into {PENDING} select business_date from pending_days"
+                f" where business_date not in (select business_date from {PENDING})"
             )
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
     return changed
 
 
-def first_pending_day(con: duckdb.DuckDBPyConnection) -> date | None:
+def first_pending_day(con: Connection) -> date | None:
     """The earliest loaded day no publish has recomputed yet."""
     return con.execute(f"select min(business_date) from {PENDING}").fetchall()[0][0]
 
 
-def first_loaded_day(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> date | None:
+def first_loaded_day(con: Connection, tables: tuple[str, ...]) -> date | None:
     """The earliest business day of any of `tables` in the warehouse."""
+    listed = ", ".join("?" for _ in tables)
     return con.execute(
-        f"select min(business_date) from {LEDGER} where table_name in (select unnest(?))",
-        [list(tables)],
+        f"select min(business_date) from {LEDGER} where table_name in ({listed})", list(tables)
     ).fetchall()[0][0]

@@ -11,6 +11,10 @@ stale lock. A run that cannot get the lock within `lock_timeout_seconds` fails w
 
 Locks are re-entrant within a process (pipeline.run holds the exclusive lock for the whole
 run and calls the same steps the DAG runs one per process).
+
+A warehouse that other machines can reach (Postgres) adds its own lock (`server`, taken
+inside the file lock, customer_tiering.warehouses.postgres): the file lock guards this
+machine's folder (dbt state, run folders), the server lock the database.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,8 +63,11 @@ def warehouse_lock(
     timeout: float,
     purpose: str,
     on_wait: Callable[[str], None] | None = None,
+    server: AbstractContextManager[None] | None = None,
 ) -> Iterator[None]:
-    """Hold the warehouse lock (exclusive for writers, shared for readers) for the block.
+    """Hold the warehouse lock (exclusive for writers, shared for readers) for the block,
+    and `server` (the warehouse's own lock, same mode) inside it when the block is not
+    nested in another hold of this lock.
 
     Waits up to `timeout` seconds for a conflicting holder, telling `on_wait` once who it
     waits for, then raises WarehouseBusy."""
@@ -85,7 +92,8 @@ def warehouse_lock(
             os.pwrite(fd, json.dumps(describe(purpose)).encode(), 0)
         _HELD[path] = (fd, exclusive, 0)
         try:
-            yield
+            with server or nullcontext():
+                yield
         finally:
             del _HELD[path]
             if exclusive:

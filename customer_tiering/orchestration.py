@@ -283,10 +283,10 @@ def build(settings: Settings, window: Window) -> dict[str, Any]:
 def report(settings: Settings, window: Window) -> str:
     """A run summary (tiers per class as of the latest published day), kept as
     summary.json in the run folder; older run folders beyond KEEP_RUNS are pruned."""
-    from customer_tiering import publish, summary
+    from customer_tiering import summary
+    from customer_tiering.warehouses import open_warehouse
 
-    snapshot = publish.bi_snapshot_path(settings.warehouse)
-    tiers = summary.tier_summary(snapshot)
+    tiers = summary.tier_summary(open_warehouse(settings).published())
     rows = tiers.to_dict(orient="records")
     summary_file = run_dir(settings, window) / "summary.json"
     write_json(summary_file, {"window": window.to_xcom(), "tiers": rows})

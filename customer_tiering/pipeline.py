@@ -10,7 +10,12 @@
               (customer_tiering.lock), so runs started at once (a backfill beside the
               schedule, two triggers, the CLI beside the DAG) never interleave; then the
               HTML tier report, from the snapshot (customer_tiering.report)
-    report    the tier summary, from the BI snapshot
+    report    the tier summary, from the published tables (the BI snapshot on DuckDB)
+
+The warehouse is the one the `target` setting names (customer_tiering.warehouses): a DuckDB
+file, or a Postgres database, where there is no BI snapshot (BI reads schema marts as role
+tiering_reader), and so no Parquet export and no HTML tier report yet (both read the
+snapshot).
 
 The window is cut into chunks (`chunk` in the settings, a calendar month by default) so a
 long backfill never holds more than one chunk of rows: each chunk is pulled, validated
@@ -47,6 +52,7 @@ from customer_tiering.config import Settings
 from customer_tiering.contract import BUSINESS_DATE, FACT_TABLES, TABLES
 from customer_tiering.errors import InputRefused, TieringError
 from customer_tiering.sources import DeliveryRefused, Source, open_source
+from customer_tiering.warehouses import Warehouse, open_warehouse
 from customer_tiering.window import Window
 
 Batch = tuple[pd.DataFrame, list[date]]
@@ -109,7 +115,9 @@ class MemoryStore:
 
 @dataclass
 class RunContext:
-    """What every step needs: settings, the window, the batch store, where to talk."""
+    """What every step needs: settings, the window, the batch store, where to talk, and
+    the warehouse the settings name (opened at once, so a bad target or Postgres URL is a
+    ConfigError before anything is pulled)."""
 
     settings: Settings
     window: Window
@@ -120,6 +128,10 @@ class RunContext:
     # Whether the published tables were current before this run loaded anything (see
     # `unchanged`); decided at the first check.
     current: bool | None = None
+    warehouse: Warehouse = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.warehouse = open_warehouse(self.settings)
 
     @property
     def chunks(self) -> list[Window]:
@@ -132,13 +144,16 @@ class RunContext:
         return tuple(TABLES) if chunk == self.chunks[0] else FACT_TABLES
 
     def lock(self, exclusive: bool) -> AbstractContextManager[None]:
-        """The warehouse lock for a step of this run."""
+        """The warehouse lock for a step of this run (the file lock, and the warehouse's
+        own lock inside it)."""
+        timeout, purpose = self.settings.lock_timeout_seconds, f"run {self.window.key}"
         return lock.warehouse_lock(
             self.settings.warehouse,
             exclusive=exclusive,
-            timeout=self.settings.lock_timeout_seconds,
-            purpose=f"run {self.window.key}",
+            timeout=timeout,
+            purpose=purpose,
             on_wait=self.console.log,
+            server=self.warehouse.lock(exclusive, timeout, purpose, self.console.log),
         )
 
 
@@ -219,13 +234,11 @@ def pull_table(
 
 def loaded_days(settings: Settings) -> dict[str, set[date]]:
     """Business days of each input table already in the warehouse (none if it is new)."""
-    if not settings.warehouse.exists():
+    warehouse = open_warehouse(settings)
+    if not warehouse.exists():
         return {table: set() for table in TABLES}
-    with load.connect(settings.warehouse, read_only=True) as con:
-        has_ledger = con.execute(
-            "select count(*) from information_schema.tables"
-            " where table_schema = 'raw' and table_name = '_batches'"
-        ).fetchall()[0][0]
+    with warehouse.connect(read_only=True) as con:
+        has_ledger = con.table_exists("raw", "_batches")
         return {table: load.loaded_days(con, table) if has_ledger else set() for table in TABLES}
 
 
@@ -310,9 +323,9 @@ def publication_current(ctx: RunContext) -> bool:
     stored: the last publish was built from the same rules and dbt project, covers the
     window's last day and left nothing pending, and this is no full refresh."""
     settings = ctx.settings
-    if ctx.window.full_refresh or not settings.warehouse.exists():
+    if ctx.window.full_refresh or not ctx.warehouse.exists():
         return False
-    with load.connect(settings.warehouse, read_only=True) as con:
+    with ctx.warehouse.connect(read_only=True) as con:
         last = publish.last_publication(con)
         return (
             last is not None
@@ -332,7 +345,7 @@ def unchanged(ctx: RunContext, batches: Batches) -> bool:
         ctx.current = publication_current(ctx)
     if not ctx.current:
         return False
-    with load.connect(ctx.settings.warehouse, read_only=True) as con:
+    with ctx.warehouse.connect(read_only=True) as con:
         return not any(load.changed_partitions(con, batches).values())
 
 
@@ -358,7 +371,7 @@ def check(ctx: RunContext, chunk: Window) -> validate.Outcome | None:
                 raise InputRefused("\n".join([str(refused), *note])) from refused
         for line in validation_lines(outcome):
             ctx.console.log(line)
-        with timed(ctx.timings, "load"), load.connect(settings.warehouse) as con:
+        with timed(ctx.timings, "load"), ctx.warehouse.connect() as con:
             changed = load.load(con, batches)
         ctx.store.put_changed(chunk, changed)
     count = sum(len(days) for days in changed.values())
@@ -372,7 +385,7 @@ def plan(ctx: RunContext) -> tuple[date, date]:
     failed later), or from the first loaded day for a full refresh; as of the run's last
     day, or the latest day already published, whichever is later (an old day processed
     after a newer one never moves the latest tables back)."""
-    with load.connect(ctx.settings.warehouse, read_only=True) as con:
+    with ctx.warehouse.connect(read_only=True) as con:
         pending = load.first_pending_day(con)
         published = publish.published_as_of(con)
         first_loaded = load.first_loaded_day(con, FACT_TABLES) if ctx.window.full_refresh else None
@@ -383,15 +396,16 @@ def plan(ctx: RunContext) -> tuple[date, date]:
 
 def build(ctx: RunContext) -> RunResult:
     """Build and test every model apart, publish them in one step and refresh the BI
-    snapshot, all under the exclusive warehouse lock; skipped when the published tables
-    are current (every chunk of this run loaded nothing new)."""
-    settings, timings = ctx.settings, ctx.timings
+    snapshot (DuckDB), all under the exclusive warehouse lock; skipped when the published
+    tables are current (every chunk of this run loaded nothing new)."""
+    settings, timings, warehouse = ctx.settings, ctx.timings, ctx.warehouse
     with ctx.lock(exclusive=True):
         changed = ctx.store.changed()
         if publication_current(ctx):
-            publish.refresh_snapshot(settings.warehouse, force=False)
-            exports.refresh(settings)
-            with load.connect(settings.warehouse, read_only=True) as con:
+            if warehouse.has_snapshot:
+                publish.refresh_snapshot(settings.warehouse, force=False)
+                exports.refresh(settings)
+            with warehouse.connect(read_only=True) as con:
                 as_of = publish.published_as_of(con) or ctx.window.end
             ctx.console.log(f"nothing changed: tables as of {as_of} left as they are")
             return RunResult(as_of, as_of, changed, [], dict(timings))
@@ -399,31 +413,44 @@ def build(ctx: RunContext) -> RunResult:
         ctx.console.log(f"dbt build: tier history for {history_start}..{as_of}")
         with timed(timings, "transform"):
             transform.build(
-                settings.warehouse, as_of, history_start, settings.rules, ctx.window.full_refresh
+                warehouse, as_of, history_start, settings.rules, ctx.window.full_refresh
             )
         with timed(timings, "publish"):
             models = publish.published_models(transform.manifest_path(settings.warehouse))
-            with load.connect(settings.warehouse, read_only=True) as con:
+            with warehouse.connect(read_only=True) as con:
                 previous = publish.last_publication(con)
             tables = publish.promote(
-                settings.warehouse,
+                warehouse,
                 models,
                 history_start,
                 as_of,
                 transform.fingerprint(settings.rules),
                 ctx.window.full_refresh,
             )
+            published = f"published {len(tables)} tables as of {as_of} in {warehouse.describe()}"
             delta = None
             if previous and not ctx.window.full_refresh:
                 delta = publish.SnapshotDelta(previous.published_at, models, history_start, as_of)
-            snapshot = publish.refresh_snapshot(settings.warehouse, delta=delta)
-        ctx.console.log(f"published {len(tables)} tables as of {as_of}; BI snapshot {snapshot}")
-        with timed(timings, "export"):
-            exported = exports.refresh(settings, delta)
-        if exported is not None:
-            ctx.console.log(str(exported))
-    ctx.console.log(report.write_for_build(settings, as_of))
+            if warehouse.has_snapshot:
+                snapshot = publish.refresh_snapshot(settings.warehouse, delta=delta)
+                ctx.console.log(f"{published}; BI snapshot {snapshot}")
+            else:
+                ctx.console.log(f"{published}; {NO_SNAPSHOT}")
+        if warehouse.has_snapshot:
+            with timed(timings, "export"):
+                exported = exports.refresh(settings, delta)
+            if exported is not None:
+                ctx.console.log(str(exported))
+            ctx.console.log(report.write_for_build(settings, as_of))
     return RunResult(as_of, history_start, changed, tables, dict(timings))
+
+
+# What a run on a warehouse without the BI snapshot file says instead of its path.
+NO_SNAPSHOT = (
+    "no BI snapshot file (DuckDB only): BI tools read schema marts as role tiering_reader;"
+    " the Parquet export, the HTML tier report, explain and whatif read the snapshot and are"
+    " DuckDB only for now"
+)
 
 
 def run(

@@ -3,8 +3,11 @@
 dbt builds every mart into schema `marts_build` and runs its data tests there (write,
 audit). Only when the whole build passed does `promote` make the new tables the published
 ones in schema `marts`, in ONE warehouse transaction (publish): a run that fails or is
-killed at any moment before that commit leaves every published table exactly as it was,
-and DuckDB's write-ahead log discards an uncommitted transaction on the next open.
+killed at any moment before that commit leaves every published table exactly as it was:
+DuckDB's write-ahead log discards an uncommitted transaction on the next open, and Postgres
+DDL is transactional (readers see the old tables until the commit). On Postgres the same
+transaction grants the read-only role `tiering_reader` every published table
+(customer_tiering.warehouses.postgres).
 
 Each mart says in its dbt config (`meta: {publish: ...}`, dbt_project.yml) how it is
 published:
@@ -17,7 +20,7 @@ Raw data a failed run loaded stays loaded (it passed validation); the days it ch
 stay in `raw._pending` until a publish consumes them, so the next run recomputes history
 from the earliest of them by itself.
 
-BI tools read a snapshot file (`bi/<name>.duckdb`), a copy of schema `marts` written as a
+On DuckDB, BI tools read a snapshot file (`bi/<name>.duckdb`), a copy of schema `marts` written as a
 new file and swapped in with `os.replace`: never half-written, never locking the
 warehouse. It is refreshed after every publish; a run killed between the two leaves the
 old snapshot, which the next run replaces. When the snapshot holds the publication just
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from datetime import date
@@ -39,7 +41,9 @@ from pathlib import Path
 import duckdb
 
 from customer_tiering.errors import ConfigError, TieringError
-from customer_tiering.load import PENDING, connect
+from customer_tiering.load import PENDING
+from customer_tiering.warehouses import Connection, Warehouse
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse, bi_snapshot_path
 
 # The last publish: what it was built from (transform.fingerprint), its as-of date and
 # when it happened (named loaded_at so table checksums leave the time out).
@@ -79,58 +83,21 @@ def published_models(manifest: Path) -> list[PublishedModel]:
     return sorted(models, key=lambda model: model.name)
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables"
-            " where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()[0][0]
-    )
-
-
-def published_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
+def published_as_of(con: Connection) -> date | None:
     """The latest as-of date published (None before the first publish)."""
-    if not table_exists(con, PUBLISHED_SCHEMA, HISTORY_TABLE):
+    if not con.table_exists(PUBLISHED_SCHEMA, HISTORY_TABLE):
         return None
     return con.execute(
         f"select max(as_of_date) from {PUBLISHED_SCHEMA}.{HISTORY_TABLE}"
     ).fetchall()[0][0]
 
 
-def columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> dict[str, str]:
-    """Column -> type of a table, in table order."""
-    rows = con.execute(
-        "select column_name, data_type from information_schema.columns"
-        " where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, name],
-    ).fetchall()
-    return dict(rows)
-
-
-def create_like_build(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Create the published table with the built table's DDL (types and the constraints of
-    the dbt contract), empty."""
-    ddl = con.execute(
-        "select sql from duckdb_tables() where schema_name = ? and table_name = ?",
-        [BUILD_SCHEMA, name],
-    ).fetchall()[0][0]
-    published, count = re.subn(
-        rf'^CREATE TABLE "?{BUILD_SCHEMA}"?\.', f"CREATE TABLE {PUBLISHED_SCHEMA}.", ddl
-    )
-    if count != 1:
-        raise TieringError(f"unexpected DDL for {BUILD_SCHEMA}.{name}: {ddl[:120]}")
-    con.execute(published)
-
-
-def replace_partitions(
-    con: duckdb.DuckDBPyConnection, name: str, history_start: date, as_of: date
-) -> None:
+def replace_partitions(con: Connection, name: str, history_start: date, as_of: date) -> None:
     """Replace the as-of dates history_start..as_of of a published history mart with the
     built rows; new columns are added (null for older dates), a dropped or retyped column
     needs a full refresh."""
-    built = columns(con, BUILD_SCHEMA, name)
-    published = columns(con, PUBLISHED_SCHEMA, name)
+    built = con.columns(BUILD_SCHEMA, name)
+    published = con.columns(PUBLISHED_SCHEMA, name)
     changed = [column for column, kind in published.items() if built.get(column, kind) != kind]
     dropped = [column for column in published if column not in built]
     if changed or dropped:
@@ -142,18 +109,32 @@ def replace_partitions(
     for column, kind in built.items():
         if column not in published:
             con.execute(f'alter table {PUBLISHED_SCHEMA}.{name} add column "{column}" {kind}')
-    replace_dates(con, f"{PUBLISHED_SCHEMA}.{name}", f"{BUILD_SCHEMA}.{name}", history_start, as_of)
+    replace_dates(
+        con,
+        f"{PUBLISHED_SCHEMA}.{name}",
+        f"{BUILD_SCHEMA}.{name}",
+        list(built),
+        history_start,
+        as_of,
+    )
 
 
 def replace_dates(
-    con: duckdb.DuckDBPyConnection, target: str, source: str, first: date, last: date
+    con: Connection | duckdb.DuckDBPyConnection,
+    target: str,
+    source: str,
+    names: list[str],
+    first: date,
+    last: date,
 ) -> None:
     """Replace the as-of dates first..last of history table `target` with those of
-    `source` (columns matched by name)."""
+    `source`, columns `names` matched by name."""
     dates = [first, last]
+    listed = ", ".join(f'"{name}"' for name in names)
     con.execute(f"delete from {target} where as_of_date between ? and ?", dates)
     con.execute(
-        f"insert into {target} by name select * from {source} where as_of_date between ? and ?",
+        f"insert into {target} ({listed}) select {listed} from {source}"
+        " where as_of_date between ? and ?",
         dates,
     )
 
@@ -167,60 +148,52 @@ class Publication:
     published_at: str
 
 
-def last_publication(con: duckdb.DuckDBPyConnection) -> Publication | None:
-    if not table_exists(con, "raw", PUBLICATION.split(".")[1]):
+def last_publication(con: Connection) -> Publication | None:
+    if not con.table_exists("raw", PUBLICATION.split(".")[1]):
         return None
     rows = con.execute(f"select fingerprint, as_of_date, loaded_at from {PUBLICATION}").fetchall()
     return Publication(rows[0][0], rows[0][1], rows[0][2].isoformat()) if rows else None
 
 
 def promote(
-    warehouse: Path,
+    warehouse: Warehouse,
     models: list[PublishedModel],
     history_start: date,
     as_of: date,
     fingerprint: str,
     full_refresh: bool = False,
 ) -> list[str]:
-    """Publish the built marts in one transaction, record the publication and clear the
-    pending days; return the tables published. `full_refresh` replaces history marts
-    whole (their build then holds every loaded day)."""
-    with connect(warehouse) as con:
-        con.begin()
-        try:
-            con.execute(
-                f"create or replace table {PUBLICATION} as select ? as fingerprint,"
-                " cast(? as date) as as_of_date, current_timestamp as loaded_at",
+    """Publish the built marts in one transaction, record the publication, grant the
+    reader role (Postgres) and clear the pending days; return the tables published.
+    `full_refresh` replaces history marts whole (their build then holds every loaded
+    day)."""
+    with warehouse.connect() as con:
+        with con.transaction():
+            con.replace_table(
+                PUBLICATION,
+                "select cast(? as varchar) as fingerprint, cast(? as date) as as_of_date,"
+                " current_timestamp as loaded_at",
                 [fingerprint, as_of],
             )
             con.execute(f"create schema if not exists {PUBLISHED_SCHEMA}")
             for model in models:
                 target = f"{PUBLISHED_SCHEMA}.{model.name}"
                 partitioned = model.mode == "as_of_partitions" and not full_refresh
-                if partitioned and table_exists(con, PUBLISHED_SCHEMA, model.name):
+                if partitioned and con.table_exists(PUBLISHED_SCHEMA, model.name):
                     replace_partitions(con, model.name, history_start, as_of)
                     continue
                 con.execute(f"drop table if exists {target}")
-                create_like_build(con, model.name)
+                con.create_like(BUILD_SCHEMA, PUBLISHED_SCHEMA, model.name)
                 con.execute(f"insert into {target} select * from {BUILD_SCHEMA}.{model.name}")
+            con.grant_readers(PUBLISHED_SCHEMA)
             con.execute(f"delete from {PENDING}")
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        con.execute("checkpoint")
+        con.checkpoint()
     return [model.name for model in models]
 
 
 # DuckDB storage version of the BI snapshot: readable by the DuckDB that BI drivers bundle
 # (duckdb-engine, DBeaver), which may be older than the pipeline's DuckDB.
 SNAPSHOT_STORAGE_VERSION = "v1.4.0"
-
-
-def bi_snapshot_path(warehouse: Path) -> Path:
-    """The read-only copy of the published tables that BI tools open: `bi/` beside the
-    warehouse file."""
-    return warehouse.resolve().parent / "bi" / f"{warehouse.stem}.duckdb"
 
 
 def snapshot_marker(snapshot: Path) -> Path:
@@ -246,7 +219,7 @@ def refresh_snapshot(
     next run, even one with nothing to rebuild. With `delta`, a snapshot holding the
     previous publication gets only the changes."""
     snapshot = bi_snapshot_path(warehouse)
-    with connect(warehouse, read_only=True) as con:
+    with DuckDBWarehouse(warehouse).connect(read_only=True) as con:
         publication = last_publication(con)
     stamp = publication.published_at if publication else ""
     marker = snapshot_marker(snapshot)
@@ -309,9 +282,11 @@ def apply_model(
     if model.mode != "as_of_partitions":
         con.execute(f"create or replace table {old} as select * from {new}")
         return True
-    if con.execute(f"describe {new}").fetchall() != con.execute(f"describe {old}").fetchall():
+    described = con.execute(f"describe {new}").fetchall()
+    if described != con.execute(f"describe {old}").fetchall():
         return False
-    replace_dates(con, old, new, delta.history_start, delta.as_of)
+    names = [row[0] for row in described]
+    replace_dates(con, old, new, names, delta.history_start, delta.as_of)
     return True
 
 

@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 
 from customer_tiering.errors import ConfigError
-from customer_tiering.load import connect
 from customer_tiering.publish import HISTORY_TABLE, PUBLISHED_SCHEMA, bi_snapshot_path
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 
 HISTORY = f"{PUBLISHED_SCHEMA}.{HISTORY_TABLE}"
 TIERS = ("A", "B", "C", "D")
@@ -32,8 +32,8 @@ def open_snapshot(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         raise ConfigError(
             f"no published tiers for {warehouse}: {snapshot} is missing (run `tiering run` first)"
         )
-    with connect(snapshot, read_only=True) as con:
-        yield con
+    with DuckDBWarehouse(snapshot).connect(read_only=True) as con:
+        yield con.duck
 
 
 def history_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:

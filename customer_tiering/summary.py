@@ -1,21 +1,20 @@
-"""The tier summary printed after a run, read back from the published tables (the
-warehouse, or the BI snapshot, which holds the same schema)."""
+"""The tier summary printed after a run, read back from the published tables where people
+read them (Warehouse.published: the BI snapshot of a DuckDB warehouse, which holds the same
+schema, or the Postgres warehouse itself), in SQL both engines speak."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from customer_tiering.load import connect
 from customer_tiering.publish import PUBLISHED_SCHEMA
+from customer_tiering.warehouses import Warehouse
 
 
-def tier_summary(warehouse: Path) -> pd.DataFrame:
+def tier_summary(warehouse: Warehouse) -> pd.DataFrame:
     """Customers, contribution and share per tier in the latest `customer_tiers`."""
-    with connect(warehouse, read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         return con.execute(
             f"""
             select tier,
@@ -24,8 +23,8 @@ def tier_summary(warehouse: Path) -> pd.DataFrame:
                    sum(revenue) as revenue,
                    sum(greatest(contribution, 0))
                        / nullif(sum(sum(greatest(contribution, 0))) over (), 0) as share,
-                   any_value(basis) as basis,
-                   any_value(cut_method) as cut_method,
+                   min(basis) as basis,
+                   min(cut_method) as cut_method,
                    max(as_of_date) as as_of_date
             from {PUBLISHED_SCHEMA}.customer_tiers
             group by tier
@@ -34,9 +33,9 @@ def tier_summary(warehouse: Path) -> pd.DataFrame:
         ).df()
 
 
-def top_customers(warehouse: Path, limit: int = 10) -> pd.DataFrame:
+def top_customers(warehouse: Warehouse, limit: int = 10) -> pd.DataFrame:
     """The largest contributors in the latest `customer_tiers`, with what the rules said."""
-    with connect(warehouse, read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         return con.execute(
             f"""
             select customer_id, customer_name, tier, abc_tier, contribution, share, reason_codes
@@ -48,7 +47,7 @@ def top_customers(warehouse: Path, limit: int = 10) -> pd.DataFrame:
         ).df()
 
 
-def print_tier_summary(warehouse: Path, console: Console) -> None:
+def print_tier_summary(warehouse: Warehouse, console: Console) -> None:
     """Print the tier summary as a table a sales manager can read."""
     summary = tier_summary(warehouse)
     if summary.empty:

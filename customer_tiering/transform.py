@@ -22,11 +22,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from customer_tiering import load, progress
+from customer_tiering import progress
 from customer_tiering.config import DBT_PROJECT_DIR
 from customer_tiering.errors import TransformError
+from customer_tiering.warehouses import Warehouse
 
-WAREHOUSE_ENV = "TIERING_WAREHOUSE"
 # Dates go to dbt as env vars, not --vars: changed vars force a full re-parse.
 AS_OF_ENV = "TIERING_AS_OF_DATE"
 HISTORY_START_ENV = "TIERING_HISTORY_START_DATE"
@@ -37,8 +37,9 @@ BUILT = "raw._built"
 
 
 def state_dir(warehouse: Path) -> Path:
-    """dbt's target and log folders for `warehouse`, kept beside it so that several
-    warehouses (tests, backfills into a scratch file) never share a target dir."""
+    """dbt's target and log folders for the `warehouse` setting's path, kept beside it so
+    that several warehouses (tests, backfills into a scratch file) never share a target
+    dir. On Postgres the path names only this local folder."""
     return warehouse.resolve().parent / f".{warehouse.stem}_dbt"
 
 
@@ -47,9 +48,12 @@ def manifest_path(warehouse: Path) -> Path:
     return state_dir(warehouse) / "target" / "manifest.json"
 
 
-def dbt_args(command: str, warehouse: Path, extra_vars: dict[str, Any] | None = None) -> list[str]:
-    """Arguments for a dbt command against `warehouse`, its state beside it."""
-    state = state_dir(warehouse)
+def dbt_args(
+    command: str, warehouse: Warehouse, extra_vars: dict[str, Any] | None = None
+) -> list[str]:
+    """Arguments for a dbt command against `warehouse` (its output of profiles.yml), its
+    state beside the local path."""
+    state = state_dir(warehouse.local)
     args = [
         command,
         "--project-dir",
@@ -60,17 +64,20 @@ def dbt_args(command: str, warehouse: Path, extra_vars: dict[str, Any] | None = 
         str(state / "target"),
         "--log-path",
         str(state / "logs"),
+        "--target",
+        warehouse.dbt_target,
     ]
     if extra_vars:
         args += ["--vars", json.dumps(extra_vars, default=str)]
     return args
 
 
-def run_dbt(args: list[str], warehouse: Path, env: dict[str, str] | None = None) -> None:
-    """Run dbt against `warehouse`, shown as progress (or its log streamed, see
-    customer_tiering.progress) and logged to `<state>/logs/<command>.log`; raise
-    TransformError naming each failed model or test with the first lines of its error."""
-    env = {**os.environ, **(env or {}), WAREHOUSE_ENV: str(warehouse.resolve())}
+def run_dbt(args: list[str], warehouse: Warehouse, env: dict[str, str] | None = None) -> None:
+    """Run dbt against `warehouse` (its connection in the environment the profile reads),
+    shown as progress (or its log streamed, see customer_tiering.progress) and logged to
+    `<state>/logs/<command>.log`; raise TransformError naming each failed model or test
+    with the first lines of its error."""
+    env = {**os.environ, **(env or {}), **warehouse.dbt_env()}
     command = [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args]
     command += ["--log-format", "json", "--log-format-file", "debug"]
     target = Path(args[args.index("--target-path") + 1])
@@ -113,33 +120,33 @@ def fingerprint(rules: dict[str, Any] | None) -> str:
     return digest.hexdigest()
 
 
-def generate_docs(warehouse: Path) -> Path:
+def generate_docs(warehouse: Warehouse) -> Path:
     """`dbt docs generate` against `warehouse`; returns the folder holding index.html."""
     args = dbt_args("docs", warehouse)
     run_dbt([args[0], "generate", *args[1:]], warehouse)
     return Path(args[args.index("--target-path") + 1])
 
 
-def built_fingerprint(warehouse: Path) -> str | None:
+def built_fingerprint(warehouse: Warehouse) -> str | None:
     """The fingerprint of the last successful build, None if unknown (then the next build
     is a full refresh)."""
-    with load.connect(warehouse) as con:
+    with warehouse.connect() as con:
         con.execute(f"create schema if not exists {BUILT.split('.')[0]}")
         con.execute(f"create table if not exists {BUILT} (fingerprint varchar)")
         rows = con.execute(f"select fingerprint from {BUILT}").fetchall()
     return rows[0][0] if rows else None
 
 
-def record_built(warehouse: Path, built: str | None) -> None:
+def record_built(warehouse: Warehouse, built: str | None) -> None:
     """Set (or with None clear) the fingerprint of the last successful build."""
-    with load.connect(warehouse) as con:
+    with warehouse.connect() as con:
         con.execute(f"delete from {BUILT}")
         if built is not None:
             con.execute(f"insert into {BUILT} values (?)", [built])
 
 
 def build(
-    warehouse: Path,
+    warehouse: Warehouse,
     as_of: date,
     history_start: date,
     rules: dict[str, Any] | None = None,

@@ -40,8 +40,8 @@ from customer_tiering.checks import (
 from customer_tiering.config import Settings
 from customer_tiering.crosschecks import Batches, run_cross_checks
 from customer_tiering.errors import InputRefused
-from customer_tiering.load import connect
 from customer_tiering.money import ROW_CHECKS
+from customer_tiering.warehouses import open_warehouse
 
 # Lists GX returns per result that can be as long as the batch: kept out of stored JSON.
 _LONG_LISTS = ("unexpected_list", "unexpected_index_list", "unexpected_index_query")
@@ -195,8 +195,8 @@ def check_batches(settings: Settings, batches: Batches) -> list[CheckResult]:
             results += rule(table, frame, settings.validation, check.get("severity", "critical"))
     refused_tables = {r.table for r in results if r.refuses}
     # Before the first load there is no warehouse: then the batch alone is the context.
-    warehouse = settings.warehouse
-    with connect(warehouse, read_only=True) if warehouse.exists() else nullcontext() as con:
+    warehouse = open_warehouse(settings)
+    with warehouse.connect(read_only=True) if warehouse.exists() else nullcontext() as con:
         for table in batches:
             if table in refused_tables:
                 continue  # cross checks on data already refused would only add noise

@@ -30,10 +30,10 @@ from rich.table import Table
 from customer_tiering import lock, transform
 from customer_tiering.config import DBT_PROJECT_DIR, Settings, describe_error
 from customer_tiering.errors import ConfigError
-from customer_tiering.load import connect
 from customer_tiering.publish import BUILD_SCHEMA, HISTORY_TABLE, PUBLISHED_SCHEMA
 from customer_tiering.published import TIERS, open_snapshot, resolve_as_of
 from customer_tiering.rules import dbt_var_defaults, effective_rules
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 
 NOT_TIERED = "not tiered"
 ORDER = [*TIERS, NOT_TIERED]
@@ -121,9 +121,10 @@ def recompute(
         try:
             copy_warehouse(settings, copy, console)
             console.log(f"whatif: recomputing tiers as of {day} in a scratch copy {copy}")
-            transform.build(copy, day, day - timedelta(days=hysteresis - 1), rules)
+            scratch_copy = DuckDBWarehouse(copy)
+            transform.build(scratch_copy, day, day - timedelta(days=hysteresis - 1), rules)
             query = f"select {COLUMNS} from {{}}.{HISTORY_TABLE} where as_of_date = ?"
-            with connect(copy, read_only=True) as con:
+            with scratch_copy.connect(read_only=True) as con:
                 before = con.execute(query.format(PUBLISHED_SCHEMA), [day]).df()
                 after = con.execute(query.format(BUILD_SCHEMA), [day]).df()
         finally:

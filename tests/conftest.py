@@ -75,8 +75,9 @@ def pull_batches(settings: Settings, source: object, start: date, end: date) -> 
 def load_batches(settings: Settings, batches: dict) -> dict[str, list[date]]:
     """Load batches into the warehouse's raw schema as a build's load step does."""
     from customer_tiering import load
+    from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 
-    with load.connect(settings.warehouse) as con:
+    with DuckDBWarehouse(settings.warehouse).connect() as con:
         return load.load(con, batches)
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-
 from customer_tiering.load import ensure_raw_schema
 from customer_tiering.transform import dbt_args, run_dbt
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 
 UNIT_TESTS = {
     "receivables_aged_point_in_time",
@@ -34,8 +33,8 @@ UNIT_TESTS = {
 
 
 def test_dbt_unit_tests_pass(tmp_path: Path) -> None:
-    warehouse = tmp_path / "unit.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
+    warehouse = DuckDBWarehouse(tmp_path / "unit.duckdb")
+    with warehouse.connect() as con:
         ensure_raw_schema(con)
     resource_types = ["seed", "model", "unit_test"]
     args = [*dbt_args("build", warehouse), "--empty"]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from customer_tiering import pipeline, publish, transform
 from customer_tiering.sources.demo import DemoSource
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 from tests.conftest import (
     DEMO_END,
     DEMO_NEXT_DAY,
@@ -78,7 +79,8 @@ def test_a_correction_200_days_back_equals_a_full_rebuild(
     assert lines_on(incremental.warehouse, CORRECTED_DAY) < lines_before
 
     rebuilt = copy_warehouse(incremental.warehouse, tmp_path / "rebuilt")
-    transform.record_built(rebuilt.warehouse, None)  # forget the layers: dbt --full-refresh
+    # Forget the layers: dbt --full-refresh.
+    transform.record_built(DuckDBWarehouse(rebuilt.warehouse), None)
     pipeline.run(rebuilt, DEMO_END, DEMO_END, full_refresh=True)
 
     after = published_checksums(incremental.warehouse)

@@ -25,6 +25,7 @@ from customer_tiering.contract import TABLES
 from customer_tiering.errors import ConfigError, InputRefused
 from customer_tiering.orchestration import Window
 from customer_tiering.sources import open_source
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 from tests.conftest import table_checksum, warehouse_tables
 
 DAY = date(2024, 3, 5)
@@ -169,7 +170,7 @@ def test_steps_load_what_the_pipeline_loads(tmp_path: Path, accept_all: list) ->
             )
             for table in TABLES
         }
-        with load.connect(in_memory.warehouse) as con:
+        with DuckDBWarehouse(in_memory.warehouse).connect() as con:
             load.load(con, batches)
 
     ranged = small_settings(tmp_path / "range")
@@ -199,7 +200,7 @@ def test_rerun_of_a_day_is_idempotent(tmp_path: Path, accept_all: list) -> None:
     assert raw_checksums(settings.warehouse) == before
     assert all(days == [] for days in again.values())
     # The day an earlier attempt loaded stays pending until a publish recomputes it.
-    with load.connect(settings.warehouse, read_only=True) as con:
+    with DuckDBWarehouse(settings.warehouse).connect(read_only=True) as con:
         assert load.first_pending_day(con) == DAY
 
 
@@ -309,7 +310,7 @@ def test_a_build_plans_its_days(tmp_path: Path, accept_all: list) -> None:
 
     # Nothing published yet: the three loaded days are all pending.
     assert plan(Window(days[-1], days[-1])) == (DAY, days[-1])
-    with load.connect(settings.warehouse) as con:
+    with DuckDBWarehouse(settings.warehouse).connect() as con:
         con.execute("delete from raw._pending")
     assert plan(Window(days[-1], days[-1])) == (days[-1], days[-1])
     assert plan(Window(days[-1], days[-1], full_refresh=True)) == (DAY, days[-1])
@@ -369,6 +370,6 @@ def test_settings_from_variables(tmp_path: Path) -> None:
 def test_loaded_days_of_a_new_warehouse_is_empty(tmp_path: Path) -> None:
     settings = small_settings(tmp_path)
     assert pipeline.loaded_days(settings) == {table: set() for table in TABLES}
-    with load.connect(settings.warehouse) as con:
+    with DuckDBWarehouse(settings.warehouse).connect() as con:
         con.execute("select 1")
     assert pipeline.loaded_days(settings) == {table: set() for table in TABLES}

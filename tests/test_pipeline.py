@@ -15,6 +15,7 @@ import pytest
 
 from customer_tiering import pipeline, transform
 from customer_tiering.config import DemoSettings, Settings
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 from tests.conftest import (
     DEMO_END,
     DEMO_NEXT_DAY,
@@ -81,7 +82,7 @@ def raw_frames(warehouse: Path) -> dict[str, pd.DataFrame]:
 def test_tiers_equal_pandas_oracle(demo_warehouse: Path, tmp_path: Path, rules) -> None:
     settings = copy_warehouse(demo_warehouse, tmp_path)
     # A bare dbt build: its tables stay in marts_build (publishing is the pipeline's).
-    transform.build(settings.warehouse, ORACLE_DATES[-1], ORACLE_DATES[0], rules)
+    transform.build(DuckDBWarehouse(settings.warehouse), ORACLE_DATES[-1], ORACLE_DATES[0], rules)
     raw = raw_frames(settings.warehouse)
     for as_of in ORACLE_DATES:
         history = history_on(settings.warehouse, as_of, schema="marts_build")

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from customer_tiering import progress, transform
 from customer_tiering.errors import TransformError
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 
 GREEN, RESET = "\x1b[32m", "\x1b[0m"
 
@@ -150,7 +151,7 @@ def test_the_environment_chooses_when_the_command_line_did_not(monkeypatch) -> N
 def test_a_failed_build_names_the_node_and_the_first_lines_of_its_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    warehouse = tmp_path / "tiers.duckdb"
+    warehouse = DuckDBWarehouse(tmp_path / "tiers.duckdb")
     args = transform.dbt_args("build", warehouse)
     target = Path(args[args.index("--target-path") + 1])
     message = "\n".join(

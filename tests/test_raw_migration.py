@@ -14,6 +14,7 @@ from customer_tiering import load, pipeline, validate
 from customer_tiering.config import Settings
 from customer_tiering.contract import FACT_TABLES, TABLES
 from customer_tiering.sources.files import FilesSource
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 from tests.conftest import load_batches, pull_batches
 from tests.good_warehouse import NEXT_DAY, copy_state, demo_source, good_root
 
@@ -80,8 +81,9 @@ def test_bigint_ids_are_migrated_to_text_and_unchanged_days_stay_unchanged(
     # task): payments are matched to stored invoices across the type difference.
     assert not [r for r in validate.check_batches(settings, batches) if r.refuses]
 
-    with duckdb.connect(str(settings.warehouse)) as con:
-        assert sorted(load.migrate_text_columns(con)) == STALE
+    with DuckDBWarehouse(settings.warehouse).connect() as wrapped:
+        con = wrapped.duck
+        assert sorted(load.migrate_text_columns(wrapped)) == STALE
         types = column_types(con)
         assert {types[f"{t}.{c}"] for t, spec in TABLES.items() for c in spec.id_columns} == {
             "VARCHAR"
@@ -90,8 +92,8 @@ def test_bigint_ids_are_migrated_to_text_and_unchanged_days_stay_unchanged(
             line_ids
         )
         assert ledger(con) == current
-        assert load.migrate_text_columns(con) == []  # idempotent
-        assert load.load(con, batches) == {table: [] for table in TABLES}
+        assert load.migrate_text_columns(wrapped) == []  # idempotent
+        assert load.load(wrapped, batches) == {table: [] for table in TABLES}
 
 
 def test_a_daily_run_on_a_bigint_warehouse_works(

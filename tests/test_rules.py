@@ -21,6 +21,7 @@ import pytest
 
 from customer_tiering import transform
 from customer_tiering.contract import TABLES
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 from tests.conftest import DEMO_END, DEMO_START
 from tests.test_rules_exact import assert_baseline_figures_equal, monthly_activity
 
@@ -460,7 +461,7 @@ def test_later_data_never_changes_any_mart_as_of_d(demo_warehouse: Path, tmp_pat
     with ThreadPoolExecutor(max_workers=2) as pool:
         builds = [
             pool.submit(transform.run_dbt, transform.dbt_args("run", warehouse), warehouse, dates)
-            for warehouse in (with_later, without_later)
+            for warehouse in (DuckDBWarehouse(with_later), DuckDBWarehouse(without_later))
         ]
         for build in builds:
             build.result()

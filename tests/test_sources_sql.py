@@ -19,6 +19,7 @@ from customer_tiering import cli, load, validate
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import EXIT_INPUT_REFUSED, EXIT_USAGE
 from customer_tiering.sources.sql import SqlSource
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 from tests.conftest import pull_batches
 from tests.good_warehouse import FIRST, NEXT_DAY, copy_state, demo_source, good_root
 
@@ -89,7 +90,7 @@ def test_a_day_from_the_database_validates_and_loads(
     settings = copy_state(good_root(tmp_path_factory), tmp_path)
     batches = pull_batches(settings, SqlSource(erp_url), NEXT_DAY, NEXT_DAY)
     assert not validate.validate_batches(settings, batches, NEXT_DAY, NEXT_DAY).failures
-    with load.connect(settings.warehouse) as con:
+    with DuckDBWarehouse(settings.warehouse).connect() as con:
         changed = load.load(con, batches)
     assert changed["sales_lines"] == [NEXT_DAY]
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:

@@ -1,0 +1,546 @@
+"""The whole pipeline on a Postgres warehouse (`--target postgres`), on a real server.
+
+One small demo (tests.good_warehouse's scale, exported as file drops) runs through the real
+command line on both targets: a short backfill, then the next day's daily run. Every
+published table must be equal row for row between the Postgres and the DuckDB warehouse.
+The raw load (COPY, idempotence, a changed day), a refused day, the read-only role and the
+configuration errors are checked beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import psycopg
+import pytest
+
+from customer_tiering import cli, load, lock, publish
+from customer_tiering.config import Settings, load_settings
+from customer_tiering.contract import TABLES
+from customer_tiering.errors import (
+    EXIT_INPUT_REFUSED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    WarehouseBusy,
+)
+from customer_tiering.sources.files import export
+from customer_tiering.warehouses import Warehouse, open_warehouse
+from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
+from customer_tiering.warehouses.postgres import READER_ROLE, URL_ENV, PgParams
+from tests.conftest import pull_batches
+from tests.good_warehouse import SCALE, demo_source
+
+FIRST, BACKFILL_END = date(2024, 1, 1), date(2024, 1, 10)
+NEXT_DAY = BACKFILL_END + timedelta(days=1)
+
+
+def psycopg_url(url: str) -> str:
+    """The fixture's SQLAlchemy URL as libpq reads it."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def new_database(url: str, name: str, template: str | None = None) -> str:
+    """A new database on the server of `url` (a copy of `template` if given); its URL."""
+    server = url.rsplit("/", 1)[0]
+    with psycopg.connect(psycopg_url(f"{server}/postgres"), autocommit=True) as pg:
+        pg.execute(f"drop database if exists {name}")
+        pg.execute(f"create database {name}" + (f" template {template}" if template else ""))
+    return f"{server}/{name}"
+
+
+def pg_rows(url: str, sql: str, user: str | None = None) -> list[tuple[Any, ...]]:
+    target = psycopg_url(url)
+    if user is not None:
+        target = target.replace("//postgres@", f"//{user}@")
+    with psycopg.connect(target) as pg:
+        return pg.execute(sql).fetchall()
+
+
+def content_digest(url: str, schemas: tuple[str, ...] = ("raw", "marts")) -> dict[str, str]:
+    """md5 of every table's rows (sorted) in `schemas`, load and publish times included:
+    a table rewritten with the same rows gets new times."""
+    tables = pg_rows(
+        url,
+        "select table_schema || '.' || table_name from information_schema.tables"
+        f" where table_schema in ({', '.join(repr(s) for s in schemas)})"
+        " and table_type = 'BASE TABLE' order by 1",
+    )
+    return {
+        name: pg_rows(
+            url,
+            f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {name} as t",
+        )[0][0]
+        for (name,) in tables
+    }
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The landing folder and a config file for the command line."""
+
+    landing: Path
+    config: Path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    root = tmp_path_factory.mktemp("pg_demo")
+    export(demo_source(), FIRST, NEXT_DAY + timedelta(days=1), root / "landing", "csv")
+    config = root / "tiering.yml"
+    config.write_text(
+        f"demo: {SCALE.model_dump()}\nsource: files\nquarantine: {root / 'quarantine'}\n",
+        encoding="utf-8",
+    )
+    return Demo(root / "landing", config)
+
+
+def tiering(demo: Demo, folder: Path, *args: str, landing: Path | None = None) -> int:
+    """The command line, in this process: `run` with the demo's config and landing."""
+    return cli.main(
+        [
+            "--config",
+            str(demo.config),
+            "run",
+            *args,
+            "--landing",
+            str(landing or demo.landing),
+            "--warehouse",
+            str(folder / "tiers.duckdb"),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Published:
+    """The demo backfilled and one daily run, on both targets; wall seconds per run."""
+
+    pg_url: str
+    duckdb_file: Path
+    seconds: dict[str, float]
+
+
+@pytest.fixture(scope="module")
+def published(
+    demo: Demo,
+    postgres_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Published]:
+    root = tmp_path_factory.mktemp("pg_published")
+    pg_url = new_database(postgres_url, "published")
+    seconds: dict[str, float] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(URL_ENV, psycopg_url(pg_url))
+        for target in ("postgres", "duckdb"):
+            folder = root / target
+            for step, args in (
+                ("backfill", ["--start", FIRST.isoformat(), "--end", BACKFILL_END.isoformat()]),
+                ("daily", ["--date", NEXT_DAY.isoformat()]),
+            ):
+                began = time.perf_counter()
+                code = tiering(demo, folder, *args, "--target", target)
+                assert code == EXIT_OK, f"{target} {step}: exit {code} (its error is logged above)"
+                seconds[f"{target} {step}"] = round(time.perf_counter() - began, 1)
+    print(f"wall seconds per run: {seconds}")
+    yield Published(pg_url, root / "duckdb" / "tiers.duckdb", seconds)
+
+
+# --- the published tables, compared -----------------------------------------------------
+
+
+def normalised(value: Any) -> Any:
+    """A value as both engines' Python drivers agree on it: decimals exact (trailing zeros
+    aside), lists as lists, NaN as None."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if isinstance(value, tuple | list):
+        return [normalised(item) for item in value]
+    return value
+
+
+def sort_key(row: tuple[Any, ...], floats: set[int]) -> tuple[str, ...]:
+    """Rows sorted on their exact columns (doubles may differ in the last bits)."""
+    return tuple("" if v is None else str(v) for i, v in enumerate(row) if i not in floats)
+
+
+def float_columns(*tables: list[tuple[Any, ...]]) -> set[int]:
+    """Positions holding a double in any row of any of `tables`."""
+    return {i for rows in tables for row in rows for i, v in enumerate(row) if isinstance(v, float)}
+
+
+def same_value(left: Any, right: Any) -> bool:
+    if isinstance(left, float) or isinstance(right, float):
+        if left is None or right is None:
+            return left is right
+        return math.isclose(float(left), float(right), rel_tol=1e-9, abs_tol=1e-12)
+    return left == right
+
+
+def differences(duck: duckdb.DuckDBPyConnection, pg_url: str, table: str) -> list[str]:
+    """How `marts.<table>` differs between the two warehouses (empty: equal)."""
+    query = f"select * from marts.{table}"
+    duck_columns = [row[0] for row in duck.execute(f"describe {query}").fetchall()]
+    with psycopg.connect(psycopg_url(pg_url)) as pg:
+        cursor = pg.execute(query)
+        pg_columns = [column.name for column in cursor.description or []]
+        pg_found = cursor.fetchall()
+    if duck_columns != pg_columns:
+        return [f"columns differ: duckdb {duck_columns}, postgres {pg_columns}"]
+    duck_rows, pg_table = (
+        [tuple(normalised(v) for v in row) for row in rows]
+        for rows in (duck.execute(query).fetchall(), pg_found)
+    )
+    if len(duck_rows) != len(pg_table):
+        return [f"{len(duck_rows)} rows on duckdb, {len(pg_table)} on postgres"]
+    floats = float_columns(duck_rows, pg_table)
+    problems = []
+    pairs = zip(
+        sorted(duck_rows, key=lambda row: sort_key(row, floats)),
+        sorted(pg_table, key=lambda row: sort_key(row, floats)),
+        strict=True,
+    )
+    for left, right in pairs:
+        unequal = [
+            f"{duck_columns[i]}: {a!r} != {b!r}"
+            for i, (a, b) in enumerate(zip(left, right, strict=True))
+            if not same_value(a, b)
+        ]
+        if unequal:
+            problems.append("; ".join(unequal))
+    return problems[:3] + ([f"... {len(problems)} rows differ"] if len(problems) > 3 else [])
+
+
+@pytest.mark.integration
+def test_every_published_table_equals_duckdb_row_for_row(published: Published) -> None:
+    duck_tables = DuckDBWarehouse(published.duckdb_file)
+    with duck_tables.connect(read_only=True) as con:
+        names = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables"
+                " where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
+        pg_names = [
+            row[0]
+            for row in pg_rows(
+                published.pg_url,
+                "select table_name from information_schema.tables"
+                " where table_schema = 'marts' order by 1",
+            )
+        ]
+        assert pg_names == names
+        found = {name: differences(con.duck, published.pg_url, name) for name in names}
+    assert len(names) >= 8
+    assert {name: problems for name, problems in found.items() if problems} == {}
+    history = pg_rows(
+        published.pg_url,
+        "select min(as_of_date), max(as_of_date), count(distinct as_of_date)"
+        " from marts.customer_tier_history",
+    )
+    assert history == [(FIRST, NEXT_DAY, (NEXT_DAY - FIRST).days + 1)]
+
+
+@pytest.mark.integration
+def test_postgres_run_skips_the_bi_snapshot(published: Published) -> None:
+    folder = published.duckdb_file.parent.parent / "postgres"
+    assert not (folder / "bi").exists()
+    assert not (folder / "tiers.duckdb").exists()  # the path names only the local folder
+    assert (folder / ".tiers_dbt" / "target" / "manifest.json").exists()
+    assert any((folder / "reports" / "validation").iterdir())
+
+
+@pytest.mark.integration
+def test_reader_role_reads_marts_and_nothing_else(published: Published) -> None:
+    url = published.pg_url
+    with psycopg.connect(psycopg_url(url), autocommit=True) as pg:
+        pg.execute("drop role if exists metabase")
+        pg.execute("create role metabase login")
+        pg.execute(f"grant {READER_ROLE} to metabase")
+    assert pg_rows(url, f"select rolcanlogin from pg_roles where rolname = '{READER_ROLE}'") == [
+        (False,)
+    ]
+    # customer_tiers is replaced at every publish: the daily run's table is readable too.
+    tiers = pg_rows(url, "select count(*), max(as_of_date) from marts.customer_tiers", "metabase")
+    assert tiers == pg_rows(url, "select count(*), max(as_of_date) from marts.customer_tiers")
+    assert tiers[0][0] > 0 and tiers[0][1] == NEXT_DAY
+    for refused in ("raw.sales_lines", "raw._batches", "marts_build.customer_tiers"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            pg_rows(url, f"select count(*) from {refused}", "metabase")
+    staging = pg_rows(
+        url,
+        "select table_schema || '.' || table_name"
+        " from information_schema.tables where table_schema = 'staging' limit 1",
+    )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        pg_rows(url, f"select count(*) from {staging[0][0]}", "metabase")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        pg_rows(url, "create table marts.mine (x int)", "metabase")
+
+
+@pytest.mark.integration
+def test_refused_day_loads_and_publishes_nothing(
+    published: Published, demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = new_database(published.pg_url, "refused", template="published")
+    landing = tmp_path / "landing"
+    shutil.copytree(demo.landing, landing)
+    day = NEXT_DAY + timedelta(days=1)
+    lines = landing / "sales_lines" / f"{day.isoformat()}.csv"
+    frame = pd.read_csv(lines, dtype=str)
+    frame.loc[0, "net_amount"] = None
+    frame.to_csv(lines, index=False)
+    before = content_digest(url)
+    monkeypatch.setenv(URL_ENV, psycopg_url(url))
+    folder = tmp_path / "local"
+    code = tiering(demo, folder, "--date", day.isoformat(), "--target", "postgres", landing=landing)
+    assert code == EXIT_INPUT_REFUSED
+    assert content_digest(url) == before
+    assert (demo.config.parent / "quarantine" / "sales_lines" / day.isoformat()).is_dir()
+
+
+# --- the raw load ---------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_copy_load_is_idempotent_and_replaces_a_changed_day(
+    postgres_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = new_database(postgres_url, "raw_load")
+    monkeypatch.setenv(URL_ENV, psycopg_url(url))
+    settings = Settings(target="postgres", warehouse=tmp_path / "tiers.duckdb", demo=SCALE)
+    duck_settings = settings.model_copy(update={"target": "duckdb"})
+    last = FIRST + timedelta(days=2)
+    batches = pull_batches(settings, demo_source(), FIRST, last)
+    pg, duck = open_warehouse(settings), open_warehouse(duck_settings)
+    for warehouse in (pg, duck):
+        with warehouse.connect() as con:
+            changed = load.load(con, batches)
+        assert changed["sales_lines"] == [FIRST, FIRST + timedelta(days=1), last]
+    # The contract's types, and the same values as the DuckDB load (money exact).
+    types = dict(
+        pg_rows(
+            url,
+            "select column_name, data_type || coalesce('(' || numeric_precision || ','"
+            " || numeric_scale || ')', '') from information_schema.columns"
+            " where table_schema = 'raw' and table_name = 'sales_lines'",
+        )
+    )
+    assert types["line_id"] == "text" and types["order_date"] == "date"
+    assert types["net_amount"] == "numeric(18,2)" and types["quantity"] == "numeric(18,3)"
+    columns = ", ".join([*TABLES["sales_lines"].columns, "_business_date"])
+    query = f"select {columns} from raw.sales_lines order by line_id"
+    with duck.connect(read_only=True) as con:
+        duck_lines = con.execute(query).fetchall()
+    assert pg_rows(url, query) == duck_lines and len(duck_lines) > 100
+    assert isinstance(duck_lines[0][-3], Decimal)
+
+    # The same batches again: nothing changes, nothing is rewritten.
+    before = content_digest(url, ("raw",))
+    with pg.connect() as con:
+        assert load.load(con, batches) == {table: [] for table in TABLES}
+    assert content_digest(url, ("raw",)) == before
+
+    # A corrected day replaces that day's partition alone.
+    frame, days = batches["sales_lines"]
+    corrected = frame.copy()
+    second = pd.Timestamp(FIRST + timedelta(days=1))
+    row = corrected.index[corrected["_business_date"] == second][0]
+    corrected.loc[row, "net_amount"] = corrected.loc[row, "net_amount"] + 1.25
+    with pg.connect() as con:
+        con.execute("delete from raw._pending")
+        changed = load.load(con, {**batches, "sales_lines": (corrected, days)})
+        assert load.first_pending_day(con) == FIRST + timedelta(days=1)
+    assert changed == {table: [] for table in TABLES} | {"sales_lines": [second.date()]}
+    after = pg_rows(url, query)
+    moved = [(old, new) for old, new in zip(duck_lines, after, strict=True) if old != new]
+    assert len(moved) == 1 and len(after) == len(duck_lines)
+    net_amount = list(TABLES["sales_lines"].columns).index("net_amount")
+    assert moved[0][1][net_amount] - moved[0][0][net_amount] == Decimal("1.25")
+    loaded = pg_rows(
+        url,
+        "select _business_date, count(distinct _loaded_at) from raw.sales_lines group by 1"
+        " order by 1",
+    )
+    assert [count for _, count in loaded] == [1, 1, 1]
+    stamps = pg_rows(
+        url,
+        "select business_date, loaded_at from raw._batches"
+        " where table_name = 'sales_lines' order by 1",
+    )
+    assert stamps[1][1] > stamps[0][1] and stamps[1][1] > stamps[2][1]
+
+
+@pytest.mark.integration
+def test_a_failed_publish_leaves_marts_unchanged(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built tables by hand (as dbt leaves them in marts_build), published twice: the second
+    publish fails on its last model, after it dropped and refilled the others, and rolls
+    back whole."""
+    url = new_database(postgres_url, "publish_fails")
+    monkeypatch.setenv(URL_ENV, psycopg_url(url))
+    warehouse = open_warehouse(Settings(target="postgres", warehouse=tmp_path / "t.duckdb"))
+    history = publish.PublishedModel("customer_tier_history", "as_of_partitions")
+    tiers = publish.PublishedModel("customer_tiers", "replace")
+    with warehouse.connect() as con:
+        load.ensure_raw_schema(con)
+        con.execute("create schema marts_build")
+        con.execute(
+            "create table marts_build.customer_tier_history (as_of_date date not null,"
+            " customer_id text not null, tier text check (tier in ('A', 'B', 'C', 'D')),"
+            " contribution numeric(18,2), primary key (as_of_date, customer_id))"
+        )
+        con.execute(
+            "insert into marts_build.customer_tier_history values"
+            " ('2024-01-01', 'C1', 'A', 10.50), ('2024-01-02', 'C1', 'B', 3)"
+        )
+        con.execute(
+            "create table marts_build.customer_tiers as select * from"
+            " marts_build.customer_tier_history where as_of_date = '2024-01-02'"
+        )
+    publish.promote(warehouse, [history, tiers], FIRST, FIRST + timedelta(days=1), "first")
+    published = content_digest(url, ("raw", "marts"))
+    assert pg_rows(url, "select tier, contribution from marts.customer_tiers") == [
+        ("B", Decimal("3.00"))
+    ]
+    # The contract's constraints came along with the table.
+    with pytest.raises(psycopg.errors.CheckViolation):
+        pg_rows(url, "insert into marts.customer_tier_history values ('2024-01-03', 'C2', 'E', 1)")
+
+    with warehouse.connect() as con:
+        con.execute("update marts_build.customer_tier_history set tier = 'C'")
+        con.execute("update marts_build.customer_tiers set tier = 'C'")
+    missing = publish.PublishedModel("not_built", "replace")
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        publish.promote(warehouse, [history, tiers, missing], FIRST, FIRST, "second")
+    assert content_digest(url, ("raw", "marts")) == published
+    with warehouse.connect() as con:
+        assert publish.last_publication(con).fingerprint == "first"
+
+
+@pytest.mark.integration
+def test_runs_on_one_database_never_interleave(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local folders (of two hosts, say) on one database: their file locks do not see each
+    other, the advisory lock does."""
+    url = new_database(postgres_url, "locked")
+    monkeypatch.setenv(URL_ENV, psycopg_url(url))
+    here, there, third = (
+        open_warehouse(Settings(target="postgres", warehouse=tmp_path / name / "t.duckdb"))
+        for name in ("here", "there", "third")
+    )
+
+    def hold(warehouse: Warehouse, exclusive: bool, purpose: str) -> AbstractContextManager[None]:
+        return lock.warehouse_lock(
+            warehouse.local,
+            exclusive=exclusive,
+            timeout=0,
+            purpose=purpose,
+            server=warehouse.lock(exclusive, 0, purpose),
+        )
+
+    with hold(here, True, "backfill 2024"):
+        with (
+            pytest.raises(WarehouseBusy, match="backfill 2024") as busy,
+            hold(there, True, "daily run"),
+        ):
+            pass
+        assert "daily run waited 0 s" in str(busy.value)
+        with pytest.raises(WarehouseBusy), hold(there, False, "a reader"):
+            pass
+    with (
+        hold(here, False, "a reader"),
+        hold(there, False, "another reader"),
+        pytest.raises(WarehouseBusy, match="a reader"),
+        hold(third, True, "a writer"),
+    ):
+        pass
+    with hold(there, True, "daily run"):  # every lock above was released
+        pass
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def test_postgres_without_its_url_is_a_usage_error(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.delenv(URL_ENV, raising=False)
+    code = tiering(demo, tmp_path, "--date", FIRST.isoformat(), "--target", "postgres")
+    assert code == EXIT_USAGE
+    assert URL_ENV in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()  # nothing pulled, nothing validated
+
+    monkeypatch.setenv(URL_ENV, "mysql://tiering:s3cret@db/tiers")
+    code = tiering(demo, tmp_path, "--date", FIRST.isoformat(), "--target", "postgres")
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert URL_ENV in err and "not postgresql" in err and "s3cret" not in err
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://db/tiers", "postgresql://tiering@db", "not a url", "postgresql://u@h/d?x=1"],
+)
+def test_malformed_urls_are_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match=URL_ENV):
+        PgParams.from_url(url)
+
+
+def test_url_gives_dbt_its_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(URL_ENV, "postgresql://tiering:p%40ss@db.internal:6543/tiers")
+    warehouse = open_warehouse(Settings(target="postgres", warehouse=tmp_path / "t.duckdb"))
+    assert warehouse.dbt_env() == {
+        "TIERING_PG_HOST": "db.internal",
+        "TIERING_PG_PORT": "6543",
+        "TIERING_PG_USER": "tiering",
+        "TIERING_PG_PASSWORD": "p@ss",
+        "TIERING_PG_DATABASE": "tiers",
+    }
+    assert warehouse.dbt_target == "postgres" and "p@ss" not in warehouse.describe()
+
+
+def test_target_in_the_file_and_on_the_command_line(tmp_path: Path) -> None:
+    config = tmp_path / "tiering.yml"
+    config.write_text("target: postgres\n", encoding="utf-8")
+    assert load_settings(config).target == "postgres"
+    assert load_settings(config, target="duckdb").target == "duckdb"  # the command line wins
+    config.write_text("target: oracle\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="target: must be one of duckdb, postgres, spark"):
+        load_settings(config)
+
+
+def test_spark_is_accepted_but_cannot_run_yet(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = tiering(demo, tmp_path, "--date", FIRST.isoformat(), "--target", "spark")
+    assert code == EXIT_USAGE
+    assert "target spark" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_report_explain_whatif_refuse_postgres(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    config = tmp_path / "tiering.yml"
+    config.write_text("target: postgres\n", encoding="utf-8")
+    for command in (["report"], ["explain", "C00001"], ["whatif", "--set", "window_days=180"]):
+        assert cli.main(["--config", str(config), *command]) == EXIT_USAGE
+        assert "DuckDB BI snapshot" in capsys.readouterr().err
