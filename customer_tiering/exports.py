@@ -47,6 +47,7 @@ import duckdb
 from customer_tiering import lock, publish, transform
 from customer_tiering.config import Settings
 from customer_tiering.errors import ConfigError, TieringError
+from customer_tiering.warehouses.duckdb_file import DuckDBConnection
 
 EXPORTS_DIR = "exports"
 PARTITION = "as_of_date"
@@ -154,7 +155,7 @@ def export(settings: Settings, root: Path, delta: publish.SnapshotDelta | None =
                     write_table(con, name, layout["mode"], staging, dates)
                     for name, layout in layouts.items()
                 ]
-                as_of = publish.published_as_of(con)
+                as_of = publish.published_as_of(DuckDBConnection(con))
             finally:
                 con.close()
             for table in written:
@@ -179,7 +180,7 @@ def table_layouts(
     and its columns with their types; a change of either makes the next export whole."""
     layouts: dict[str, dict[str, Any]] = {}
     for model in models:
-        kinds = publish.columns(con, publish.PUBLISHED_SCHEMA, model.name)
+        kinds = DuckDBConnection(con).columns(publish.PUBLISHED_SCHEMA, model.name)
         if kinds:
             layouts[model.name] = {"mode": model.mode, "columns": [list(c) for c in kinds.items()]}
     return layouts
