@@ -69,7 +69,7 @@ final as (
         invoices.invoice_date,
         invoices.due_date,
         invoices.invoice_amount,
-        cast(coalesce(settlements.paid_amount, 0) as decimal(18, 2)) as paid_amount,
+        cast(coalesce(settlements.paid_amount, 0) as {{ type_money() }}) as paid_amount,
         settlements.settled_date,
         settlements.last_payment_date,
         cast(
