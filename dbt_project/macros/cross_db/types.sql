@@ -44,3 +44,24 @@
 {% macro postgres__cast_id(column) -%}
     cast({{ column }} as {{ dbt.type_string() }}) collate "C"
 {%- endmacro %}
+
+{#- A double as money the way DuckDB casts it: x * 100 rounded half away from zero.
+    Postgres would round its 15-digit decimal form instead (3424.0649999999996 -> 3424.07,
+    DuckDB 3424.06). -#}
+{% macro double_to_money(expression) -%}
+    {{ return(adapter.dispatch('double_to_money', 'customer_tiering')(expression)) }}
+{%- endmacro %}
+
+{% macro default__double_to_money(expression) -%}
+    cast({{ expression }} as {{ type_money() }})
+{%- endmacro %}
+
+{% macro postgres__double_to_money(expression) -%}
+    {%- set cents = '(' ~ expression ~ ') * 100' -%}
+    cast(
+        cast(
+            trunc({{ cents }}) + case when abs({{ cents }} - trunc({{ cents }})) >= 0.5 then sign({{ cents }}) else 0 end
+            as numeric
+        ) / 100 as {{ type_money() }}
+    )
+{%- endmacro %}

@@ -54,8 +54,9 @@ baselines as (
 
     select
         *,
-        avg(case when is_complete_month then transacting_customers end) over baseline_window
-            as baseline_transacting_customers,
+        -- a double on every adapter (Postgres averages integers as numeric)
+        avg(case when is_complete_month then cast(transacting_customers as {{ type_double() }}) end)
+            over baseline_window as baseline_transacting_customers,
         avg(case when is_complete_month then avg_order_value end) over baseline_window
             as baseline_avg_order_value
     from flagged_months

@@ -54,7 +54,7 @@
     {'type': 'tier_at_risk', 'category': 'outlook', 'condition': 'is_tier_at_risk', 'is_outlook': true,
      'metric': 'run_rate_contribution', 'threshold': 'tier_cut_point',
      'detail': "'run rate (last " ~ var('outlook_run_rate_days') ~ " days x " ~ var('window_days') ~ "/" ~ var('outlook_run_rate_days') ~ ") '"
-        ~ " || cast(cast(run_rate_contribution as " ~ type_money() ~ ") as " ~ dbt.type_string() ~ ") || ' below the ' || tier || ' cut point '"
+        ~ " || cast(" ~ double_to_money('run_rate_contribution') ~ " as " ~ dbt.type_string() ~ ") || ' below the ' || tier || ' cut point '"
         ~ " || cast(cast(tier_cut_point as " ~ type_money() ~ ") as " ~ dbt.type_string() ~ ") || '; projects ' || projected_tier"},
 ] %}
 
