@@ -18,11 +18,17 @@
 
 with
 
+loaded_invoices as (
+
+    select * from {{ ref('stg_erp__ar_invoices') }}
+
+),
+
 invoices as (
 
-    select loaded.* from {{ ref('stg_erp__ar_invoices') }} as loaded
+    select * from loaded_invoices
     {%- if is_incremental() %}
-    where not exists (select 1 from {{ this }} as built where built.invoice_id = loaded.invoice_id)
+    where not exists (select 1 from {{ this }} as built where built.invoice_id = loaded_invoices.invoice_id)
     {%- endif %}
 
 ),

@@ -128,10 +128,11 @@ final as (
         contribution,
         recent_contribution,
         run_rate_contribution,
-        a_cut_point,
-        b_cut_point,
+        -- money, typed: Postgres's min() of a money column has no scale
+        cast(a_cut_point as {{ type_money() }}) as a_cut_point,
+        cast(b_cut_point as {{ type_money() }}) as b_cut_point,
         projected_tier,
-        tier_cut_point,
+        cast(tier_cut_point as {{ type_money() }}) as tier_cut_point,
         case
             when tier in ('A', 'B') then cast(greatest(tier_cut_point - run_rate_contribution, 0) as {{ type_double() }})
         end as tier_shortfall,
