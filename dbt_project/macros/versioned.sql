@@ -63,17 +63,19 @@ numbered_versions as (
 
 ),
 
+-- A version's attributes are equal on all its rows: grouped by, not aggregated (Postgres
+-- has no min() of a boolean).
 final as (
 
     select
         {{ key }},
         {%- for attribute in attributes %}
-        min({{ attribute }}) as {{ attribute }},
+        {{ attribute }},
         {%- endfor %}
         min(snapshot_date) as valid_from_date,
         max(valid_to_date) as valid_to_date
     from numbered_versions
-    group by {{ key }}, version_number
+    group by {{ key }}, version_number, {{ attributes | join(', ') }}
 
 )
 

@@ -40,7 +40,7 @@ reassembled as (
         history.as_of_date,
         history.customer_id,
         history.reason_codes,
-        string_agg(known_codes.code, ';' order by known_codes.code_position) as documented_codes
+        {{ dbt.listagg('known_codes.code', "';'", 'order by known_codes.code_position') }} as documented_codes
     from history
     left join known_codes
         on ';' || history.reason_codes || ';' like '%;' || known_codes.code || ';%'

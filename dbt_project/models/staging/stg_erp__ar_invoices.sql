@@ -10,8 +10,8 @@ renamed as (
 
     -- ids are text (input contract): a document number is no number
     select
-        cast(invoice_id as varchar) as invoice_id,
-        cast(customer_id as varchar) as customer_id,
+        {{ cast_id('invoice_id') }} as invoice_id,
+        {{ cast_id('customer_id') }} as customer_id,
         invoice_date,
         due_date,
         amount as invoice_amount,

@@ -8,12 +8,13 @@ source as (
 
 renamed as (
 
-    -- ids are text (input contract): a document number is no number
+    -- ids are text (input contract): a document number is no number;
+    -- names typed here, so the marts' text columns have one type on every adapter
     select
-        cast(entry_id as varchar) as entry_id,
-        cast(customer_id as varchar) as customer_id,
+        {{ cast_id('entry_id') }} as entry_id,
+        {{ cast_id('customer_id') }} as customer_id,
         entry_date,
-        kind as cost_kind,
+        cast(kind as {{ dbt.type_string() }}) as cost_kind,
         amount,
         _loaded_at as loaded_at
     from source

@@ -8,11 +8,12 @@ source as (
 
 renamed as (
 
-    -- ids are text (input contract): a document number is no number
+    -- ids are text (input contract): a document number is no number;
+    -- names typed here, so the marts' text columns have one type on every adapter
     select
-        cast(product_id as varchar) as product_id,
-        name as product_name,
-        category,
+        {{ cast_id('product_id') }} as product_id,
+        cast(name as {{ dbt.type_string() }}) as product_name,
+        cast(category as {{ dbt.type_string() }}) as category,
         list_price,
         unit_cost,
         _business_date as snapshot_date,

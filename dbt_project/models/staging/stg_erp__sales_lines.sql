@@ -10,11 +10,11 @@ renamed as (
 
     -- ids are text (input contract): a document number is no number
     select
-        cast(line_id as varchar) as line_id,
-        cast(order_id as varchar) as order_id,
+        {{ cast_id('line_id') }} as line_id,
+        {{ cast_id('order_id') }} as order_id,
         order_date,
-        cast(customer_id as varchar) as customer_id,
-        cast(product_id as varchar) as product_id,
+        {{ cast_id('customer_id') }} as customer_id,
+        {{ cast_id('product_id') }} as product_id,
         quantity,
         unit_price,
         discount_amount,

@@ -87,20 +87,20 @@ final as (
     select
         customer_id,
         activity_date,
-        cast(revenue as decimal(18, 2)) as revenue,
-        cast(cogs as decimal(18, 2)) as cogs,
-        cast(revenue - cogs as decimal(18, 2)) as gross_profit,
+        cast(revenue as {{ type_money() }}) as revenue,
+        cast(cogs as {{ type_money() }}) as cogs,
+        cast(revenue - cogs as {{ type_money() }}) as gross_profit,
         {%- for kind in cost_kinds() %}
-        cast({{ kind }}_cost as decimal(18, 2)) as {{ kind }}_cost,
+        cast({{ kind }}_cost as {{ type_money() }}) as {{ kind }}_cost,
         {%- endfor %}
-        cast(cost_to_serve as decimal(18, 2)) as cost_to_serve,
-        cast(revenue - cogs - cost_to_serve as decimal(18, 2)) as customer_profit,
+        cast(cost_to_serve as {{ type_money() }}) as cost_to_serve,
+        cast(revenue - cogs - cost_to_serve as {{ type_money() }}) as customer_profit,
         cast(order_count as bigint) as order_count,
-        cast(order_value as decimal(18, 2)) as order_value,
+        cast(order_value as {{ type_money() }}) as order_value,
         cast(line_count as bigint) as line_count,
         cast(cost_entry_count as bigint) as cost_entry_count,
-        cast(list_value as decimal(18, 2)) as list_value,
-        cast(deep_discount_list_value as decimal(18, 2)) as deep_discount_list_value
+        cast(list_value as {{ type_money() }}) as list_value,
+        cast(deep_discount_list_value as {{ type_money() }}) as deep_discount_list_value
     from customer_days
 
 )

@@ -31,6 +31,10 @@
 {%- for kind in cost_kinds() %}{% do money_columns.append(kind ~ '_cost') %}{% endfor -%}
 {%- do money_columns.extend(['cost_to_serve', 'customer_profit', 'list_value', 'deep_discount_list_value']) %}
 {%- set count_columns = ['order_count', 'line_count', 'cost_entry_count'] %}
+{#- A build of many as-of dates takes the median interval over a window frame where the
+    adapter has a windowed median (window_median_supported); elsewhere by a join of each
+    as-of row to the order days of its window. #}
+{%- set is_median_joined = build_days() > few_as_of_dates() and not window_median_supported() %}
 
 with
 
@@ -325,12 +329,13 @@ windowed as (
         ) as {{ measure.name }},
         {%- endfor %}
         sum(active_month_delta) over history_to_date as active_months,
-        max(order_date) over history_to_date as last_order_in_lookback_date,
+        max(order_date) over history_to_date as last_order_in_lookback_date{% if not is_median_joined %},
         {{ median('order_interval_days') }} over (
             partition by customer_id
             order by day_number
             range between {{ window_days - 1 }} preceding and current row
         ) as median_order_interval_days
+        {%- endif %}
     from numbered_timeline
     window history_to_date as (
         partition by customer_id
@@ -348,6 +353,24 @@ windows_in_range as (
     where is_as_of_row = 1
 
 ),
+{%- if is_median_joined %}
+
+interval_medians as (
+
+    select
+        as_of_rows.customer_id,
+        as_of_rows.as_of_date,
+        {{ median('order_days.order_interval_days') }} as median_order_interval_days
+    from as_of_rows
+    inner join order_days
+        on
+            as_of_rows.customer_id = order_days.customer_id
+            and order_days.order_date > {{ add_days('as_of_rows.as_of_date', -window_days) }}
+            and order_days.order_date <= as_of_rows.as_of_date
+    group by as_of_rows.customer_id, as_of_rows.as_of_date
+
+),
+{%- endif %}
 
 final as (
 
@@ -355,7 +378,7 @@ final as (
         windows_in_range.customer_id,
         windows_in_range.as_of_date,
         {%- for column in money_columns %}
-        cast(coalesce(windows_in_range.{{ column }}, 0) as decimal(18, 2)) as {{ column }},
+        cast(coalesce(windows_in_range.{{ column }}, 0) as {{ type_money() }}) as {{ column }},
         {%- endfor %}
         cast(coalesce(windows_in_range.order_count, 0) as bigint) as order_count,
         cast(coalesce(windows_in_range.line_count, 0) as bigint) as line_count,
@@ -367,15 +390,24 @@ final as (
         coalesce(
             windows_in_range.last_order_in_lookback_date, first_orders.last_order_before_lookback_date
         ) as last_order_date,
-        cast(windows_in_range.median_order_interval_days as double) as median_order_interval_days,
-        cast(coalesce(windows_in_range.recent_revenue, 0) as decimal(18, 2)) as recent_revenue,
-        cast(coalesce(windows_in_range.mom_current_amount, 0) as decimal(18, 2)) as mom_current_amount,
-        cast(coalesce(windows_in_range.mom_previous_amount, 0) as decimal(18, 2)) as mom_previous_amount,
-        cast(coalesce(windows_in_range.yoy_current_amount, 0) as decimal(18, 2)) as yoy_current_amount,
-        cast(coalesce(windows_in_range.yoy_previous_amount, 0) as decimal(18, 2)) as yoy_previous_amount,
-        cast(coalesce(windows_in_range.recent_contribution, 0) as decimal(18, 2)) as recent_contribution
+        cast(
+            {{ 'interval_medians' if is_median_joined else 'windows_in_range' }}.median_order_interval_days
+            as {{ type_double() }}
+        ) as median_order_interval_days,
+        cast(coalesce(windows_in_range.recent_revenue, 0) as {{ type_money() }}) as recent_revenue,
+        cast(coalesce(windows_in_range.mom_current_amount, 0) as {{ type_money() }}) as mom_current_amount,
+        cast(coalesce(windows_in_range.mom_previous_amount, 0) as {{ type_money() }}) as mom_previous_amount,
+        cast(coalesce(windows_in_range.yoy_current_amount, 0) as {{ type_money() }}) as yoy_current_amount,
+        cast(coalesce(windows_in_range.yoy_previous_amount, 0) as {{ type_money() }}) as yoy_previous_amount,
+        cast(coalesce(windows_in_range.recent_contribution, 0) as {{ type_money() }}) as recent_contribution
     from windows_in_range
     left join first_orders on windows_in_range.customer_id = first_orders.customer_id
+    {%- if is_median_joined %}
+    left join interval_medians
+        on
+            windows_in_range.customer_id = interval_medians.customer_id
+            and windows_in_range.as_of_date = interval_medians.as_of_date
+    {%- endif %}
 
 )
 

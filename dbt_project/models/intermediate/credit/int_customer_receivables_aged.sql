@@ -299,7 +299,7 @@ event_days as (
         0 as is_as_of_date,
         {#- Narrow types: the window below holds every row of a customer at once. #}
         {%- for name in deltas %}
-        cast(sum({{ name }}_delta) as {{ 'decimal(18, 2)' if name in money_deltas else 'bigint' }}) as {{ name }}_delta
+        cast(sum({{ name }}_delta) as {{ type_money() if name in money_deltas else 'bigint' }}) as {{ name }}_delta
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from events
@@ -359,15 +359,15 @@ final as (
     select
         as_of_date,
         customer_id,
-        cast(open as decimal(18, 2)) as open_balance,
+        cast(open as {{ type_money() }}) as open_balance,
         {%- for bucket in buckets %}
         cast(
             {{ 'open' if bucket.min_days is none else 'past_due_' ~ bucket.min_days }}
             {%- if bucket.max_days is not none %} - past_due_{{ bucket.max_days + 1 }}{% endif %}
-            as decimal(18, 2)
+            as {{ type_money() }}
         ) as {{ bucket.name }},
         {%- endfor %}
-        cast(dso_invoiced as decimal(18, 2)) as dso_invoiced_amount,
+        cast(dso_invoiced as {{ type_money() }}) as dso_invoiced_amount,
         case
             when dso_invoiced > 0
                 then {{ safe_divide('open', 'dso_invoiced') }} * {{ dso_days }}

@@ -18,11 +18,17 @@
 
 with
 
+loaded_invoices as (
+
+    select * from {{ ref('stg_erp__ar_invoices') }}
+
+),
+
 invoices as (
 
-    select loaded.* from {{ ref('stg_erp__ar_invoices') }} as loaded
+    select * from loaded_invoices
     {%- if is_incremental() %}
-    where not exists (select 1 from {{ this }} as built where built.invoice_id = loaded.invoice_id)
+    where not exists (select 1 from {{ this }} as built where built.invoice_id = loaded_invoices.invoice_id)
     {%- endif %}
 
 ),
@@ -69,7 +75,7 @@ final as (
         invoices.invoice_date,
         invoices.due_date,
         invoices.invoice_amount,
-        cast(coalesce(settlements.paid_amount, 0) as decimal(18, 2)) as paid_amount,
+        cast(coalesce(settlements.paid_amount, 0) as {{ type_money() }}) as paid_amount,
         settlements.settled_date,
         settlements.last_payment_date,
         cast(

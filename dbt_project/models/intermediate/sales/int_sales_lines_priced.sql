@@ -98,7 +98,7 @@ final as (
         peer_unit_price,
         1 - {{ safe_divide('net_unit_price', 'list_price') }} as list_discount_rate,
         1 - {{ safe_divide('net_unit_price', 'peer_unit_price') }} as peer_discount_rate,
-        cast(case when not is_return then quantity * list_price end as decimal(18, 2)) as list_value,
+        cast(case when not is_return then quantity * list_price end as {{ type_money() }}) as list_value,
         coalesce(
             not is_return
             and net_unit_price <= list_price * (1 - {{ var('price_chaser_min_list_discount') }})

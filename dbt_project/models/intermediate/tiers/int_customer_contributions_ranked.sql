@@ -103,19 +103,19 @@ final as (
         {%- for column in passed_through %}
         {{ column }},
         {%- endfor %}
-        cast(contribution as decimal(18, 2)) as contribution,
+        cast(contribution as {{ type_money() }}) as contribution,
         is_contributing,
         contribution_rank,
         -- `share` is the published column name and an unreserved keyword (FOR SHARE) in
         -- DuckDB and sqlfluff, valid as an alias. RF04 flags it; quoting it instead trades
         -- RF04 for RF06 (unnecessary quotes), so the alias keeps a per-line noqa.
         case
-            when is_contributing then cast(contribution as double) / cast(total_contribution as double)
+            when is_contributing then cast(contribution as {{ type_double() }}) / cast(total_contribution as {{ type_double() }})
             else 0
         end as share,  -- noqa: RF04
         case
             when is_contributing
-                then cast(contribution_before + contribution as double) / cast(total_contribution as double)
+                then cast(contribution_before + contribution as {{ type_double() }}) / cast(total_contribution as {{ type_double() }})
         end as cumulative_share,
         share_cut_tier,
         count_cut_tier,

@@ -42,7 +42,7 @@ run_rates as (
         history.*,
         cut_points.a_cut_point,
         cut_points.b_cut_point,
-        cast(history.recent_contribution as double) * {{ window_days }} / {{ run_rate_days }}
+        cast(history.recent_contribution as {{ type_double() }}) * {{ window_days }} / {{ run_rate_days }}
             as run_rate_contribution
     from history
     inner join cut_points on history.as_of_date = cut_points.as_of_date
@@ -64,18 +64,38 @@ projected as (
 
 ),
 
--- Peers: the customers of the same final tier on the same as-of date.
+-- Peers: the customers of the same final tier on the same as-of date. The median is an
+-- aggregate joined back, since not every adapter has it as a window function.
+tier_medians as (
+
+    select
+        as_of_date,
+        tier,
+        {{ median('customer_profit_rate') }} as tier_median_profit_rate
+    from projected
+    group by as_of_date, tier
+
+),
+
 peers_compared as (
 
     select
-        *,
+        projected.*,
         case
-            when yoy_growth is not null
-                then rank() over (partition by as_of_date, tier order by yoy_growth desc nulls last) - 1
+            when projected.yoy_growth is not null
+                then rank() over (
+                    partition by projected.as_of_date, projected.tier order by projected.yoy_growth desc nulls last
+                ) - 1
         end as tier_customers_growing_faster,
-        count(yoy_growth) over (partition by as_of_date, tier) as tier_customers_with_growth,
-        {{ median('customer_profit_rate') }} over (partition by as_of_date, tier) as tier_median_profit_rate
+        count(projected.yoy_growth) over (
+            partition by projected.as_of_date, projected.tier
+        ) as tier_customers_with_growth,
+        tier_medians.tier_median_profit_rate
     from projected
+    inner join tier_medians
+        on
+            projected.as_of_date = tier_medians.as_of_date
+            and projected.tier = tier_medians.tier
 
 ),
 
@@ -108,12 +128,13 @@ final as (
         contribution,
         recent_contribution,
         run_rate_contribution,
-        a_cut_point,
-        b_cut_point,
+        -- money, typed: Postgres's min() of a money column has no scale
+        cast(a_cut_point as {{ type_money() }}) as a_cut_point,
+        cast(b_cut_point as {{ type_money() }}) as b_cut_point,
         projected_tier,
-        tier_cut_point,
+        cast(tier_cut_point as {{ type_money() }}) as tier_cut_point,
         case
-            when tier in ('A', 'B') then cast(greatest(tier_cut_point - run_rate_contribution, 0) as double)
+            when tier in ('A', 'B') then cast(greatest(tier_cut_point - run_rate_contribution, 0) as {{ type_double() }})
         end as tier_shortfall,
         active_months,
         yoy_growth,
@@ -122,7 +143,7 @@ final as (
         cast(tier_customers_with_growth as bigint) as tier_customers_with_growth,
         on_time_share,
         customer_profit_rate,
-        cast(tier_median_profit_rate as double) as tier_median_profit_rate,
+        cast(tier_median_profit_rate as {{ type_double() }}) as tier_median_profit_rate,
         is_buying_most_months,
         is_growing_yoy,
         is_growing_mom,

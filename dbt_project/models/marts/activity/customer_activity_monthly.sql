@@ -54,8 +54,9 @@ baselines as (
 
     select
         *,
-        avg(case when is_complete_month then transacting_customers end) over baseline_window
-            as baseline_transacting_customers,
+        -- a double on every adapter (Postgres averages integers as numeric)
+        avg(case when is_complete_month then cast(transacting_customers as {{ type_double() }}) end)
+            over baseline_window as baseline_transacting_customers,
         avg(case when is_complete_month then avg_order_value end) over baseline_window
             as baseline_avg_order_value
     from flagged_months
@@ -86,10 +87,10 @@ final as (
         is_complete_month,
         cast(transacting_customers as bigint) as transacting_customers,
         cast(order_count as bigint) as order_count,
-        cast(order_value as decimal(18, 2)) as order_value,
+        cast(order_value as {{ type_money() }}) as order_value,
         avg_order_value,
-        cast(baseline_transacting_customers as double) as baseline_transacting_customers,
-        cast(baseline_avg_order_value as double) as baseline_avg_order_value,
+        cast(baseline_transacting_customers as {{ type_double() }}) as baseline_transacting_customers,
+        cast(baseline_avg_order_value as {{ type_double() }}) as baseline_avg_order_value,
         transacting_customers_deviation,
         avg_order_value_deviation,
         case

@@ -91,12 +91,12 @@ final as (
         exceptions.product_id,
         exceptions.customer_id,
         customer_tiers.tier,
-        cast(exceptions.quantity as decimal(18, 3)) as quantity,
-        cast(exceptions.unit_price as double) as unit_price,
+        cast(exceptions.quantity as {{ type_decimal(18, 3) }}) as quantity,
+        cast(exceptions.unit_price as {{ type_double() }}) as unit_price,
         exceptions.reference_customer_id,
         reference_tiers.tier as reference_tier,
-        cast(exceptions.reference_unit_price as double) as reference_unit_price,
-        cast(exceptions.price_gap_rate as double) as price_gap_rate,
+        cast(exceptions.reference_unit_price as {{ type_double() }}) as reference_unit_price,
+        cast(exceptions.price_gap_rate as {{ type_double() }}) as price_gap_rate,
         coalesce(
             {{ tier_rank('customer_tiers.tier') }} < {{ tier_rank('reference_tiers.tier') }},
             false

@@ -42,20 +42,20 @@
      'detail': "'rebates above the ceiling share of net sales'"},
     {'type': 'develop_candidate', 'category': 'outlook', 'condition': 'is_develop_candidate', 'is_outlook': true,
      'metric': 'yoy_growth', 'threshold': var('develop_min_yoy_growth'),
-     'detail': "tier || ' customer active ' || cast(active_months as varchar) || ' months'"
-        ~ " || ', yoy growth ' || cast(round(yoy_growth, 3) as varchar)"
-        ~ " || ' (' || cast(tier_customers_growing_faster as varchar) || ' of '"
-        ~ " || cast(tier_customers_with_growth as varchar) || ' customers of its tier grow faster)'"
-        ~ " || ', mom growth ' || cast(round(mom_growth, 3) as varchar)"
-        ~ " || ', on-time share ' || coalesce(cast(round(on_time_share, 3) as varchar), 'none due')"
-        ~ " || ', profit rate ' || cast(round(customer_profit_rate, 3) as varchar)"
-        ~ " || ' vs tier median ' || cast(round(tier_median_profit_rate, 3) as varchar)"
+     'detail': "tier || ' customer active ' || cast(active_months as " ~ dbt.type_string() ~ ") || ' months'"
+        ~ " || ', yoy growth ' || " ~ rounded_text('yoy_growth', 3)
+        ~ " || ' (' || cast(tier_customers_growing_faster as " ~ dbt.type_string() ~ ") || ' of '"
+        ~ " || cast(tier_customers_with_growth as " ~ dbt.type_string() ~ ") || ' customers of its tier grow faster)'"
+        ~ " || ', mom growth ' || " ~ rounded_text('mom_growth', 3)
+        ~ " || ', on-time share ' || coalesce(" ~ rounded_text('on_time_share', 3) ~ ", 'none due')"
+        ~ " || ', profit rate ' || " ~ rounded_text('customer_profit_rate', 3)
+        ~ " || ' vs tier median ' || " ~ rounded_text('tier_median_profit_rate', 3)
         ~ " || '; run rate projects ' || projected_tier"},
     {'type': 'tier_at_risk', 'category': 'outlook', 'condition': 'is_tier_at_risk', 'is_outlook': true,
      'metric': 'run_rate_contribution', 'threshold': 'tier_cut_point',
      'detail': "'run rate (last " ~ var('outlook_run_rate_days') ~ " days x " ~ var('window_days') ~ "/" ~ var('outlook_run_rate_days') ~ ") '"
-        ~ " || cast(cast(run_rate_contribution as decimal(18, 2)) as varchar) || ' below the ' || tier || ' cut point '"
-        ~ " || cast(cast(tier_cut_point as decimal(18, 2)) as varchar) || '; projects ' || projected_tier"},
+        ~ " || cast(" ~ double_to_money('run_rate_contribution') ~ " as " ~ dbt.type_string() ~ ") || ' below the ' || tier || ' cut point '"
+        ~ " || cast(cast(tier_cut_point as " ~ type_money() ~ ") as " ~ dbt.type_string() ~ ") || '; projects ' || projected_tier"},
 ] %}
 
 with
@@ -104,17 +104,17 @@ alerts as (
         '{{ alert.type }}' as alert_type,
         '{{ alert.category }}' as alert_category,
         tier,
-        cast({{ alert.metric }} as double) as metric_value,
-        cast({{ alert.threshold }} as double) as threshold_value,
+        cast({{ alert.metric }} as {{ type_double() }}) as metric_value,
+        cast({{ alert.threshold }} as {{ type_double() }}) as threshold_value,
         {{ alert.detail }} as alert_detail,
         {%- if alert.is_outlook %}
         projected_tier,
         run_rate_contribution,
         tier_shortfall
         {%- else %}
-        cast(null as varchar) as projected_tier,
-        cast(null as double) as run_rate_contribution,
-        cast(null as double) as tier_shortfall
+        cast(null as {{ dbt.type_string() }}) as projected_tier,
+        cast(null as {{ type_double() }}) as run_rate_contribution,
+        cast(null as {{ type_double() }}) as tier_shortfall
         {%- endif %}
     from evaluated
     where {{ alert.condition }}
@@ -133,7 +133,7 @@ final as (
         tier,
         metric_value,
         threshold_value,
-        cast(alert_detail as varchar) as alert_detail,
+        cast(alert_detail as {{ dbt.type_string() }}) as alert_detail,
         projected_tier,
         run_rate_contribution,
         tier_shortfall

@@ -128,16 +128,20 @@ held as (
 
 {%- endif %}
 
+-- rank_<n + 1>: the tier after rules 1..n, each capping the one before (a rank of 1 caps
+-- nothing). Written out from rank_1 rather than from rank_<n>: a column alias cannot be
+-- referenced in the same select on every adapter.
 ruled as (
 
     select
         *,
         {%- for rule in rules %}
-        {%- set previous = 'rank_' ~ loop.index %}
-        case
-            when {{ rule.condition }} then greatest({{ previous }}, {{ rule.max_rank }})
-            else {{ previous }}
-        end as rank_{{ loop.index + 1 }}{% if not loop.last %},{% endif %}
+        greatest(
+            rank_1,
+            {%- for applied in rules[:loop.index] %}
+            case when {{ applied.condition }} then {{ applied.max_rank }} else 1 end{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as rank_{{ loop.index + 1 }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from held
 
@@ -234,7 +238,7 @@ final as (
         yoy_growth,
         recent_contribution,
         recent_revenue,
-        cast(churn_baseline_revenue as double) as churn_baseline_revenue,
+        cast(churn_baseline_revenue as {{ type_double() }}) as churn_baseline_revenue,
         deep_discount_share,
         credit_limit,
         open_balance,
