@@ -57,6 +57,20 @@ TEST_ARGS ?=
 test: $(VENV)/.installed-dev ## Run the whole test suite (unit, dbt, data quality, DAG, end to end)
 	$(BIN)/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder) $(TEST_ARGS)
 
+# dbt-spark in session mode runs the models on a local Spark (pyspark, Java 17). It lives
+# in its own venv: with pyspark importable, Great Expectations imports pyspark.sql.connect,
+# which exits the process (status 0) in any `python -c` or pytest-xdist worker.
+SPARK_VENV := .venv-spark
+SPARK_PACKAGES := 'dbt-core>=1.11,<1.12' 'dbt-spark[session]>=1.11,<1.12'
+
+$(SPARK_VENV)/.installed: Makefile | $(BIN)/python
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(UV) pip install --quiet --python $(SPARK_VENV)/bin/python $(SPARK_PACKAGES)
+	touch $@
+
+.PHONY: spark-env
+spark-env: $(SPARK_VENV)/.installed ## Create .venv-spark with dbt-spark (session mode) for --target spark
+
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## ruff (Python) and sqlfluff (dbt SQL); zero findings, run by .ci/run
 	$(BIN)/ruff check .
