@@ -50,6 +50,7 @@ def dbt(command: list[str], target: str, state: Path, dates: tuple[str, str], en
     done = subprocess.run(
         [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args],
         env={**os.environ, **env, **dates_env},
+        cwd=state,  # a Spark session writes its Derby metastore into the working folder
         capture_output=True,
         text=True,
         timeout=900,
