@@ -50,6 +50,7 @@ def dbt(command: list[str], target: str, state: Path, dates: tuple[str, str], en
     done = subprocess.run(
         [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args],
         env={**os.environ, **env, **dates_env},
+        cwd=state,  # a Spark session writes its Derby metastore into the working folder
         capture_output=True,
         text=True,
         timeout=900,
@@ -92,8 +93,8 @@ def test_published_marts_are_contracted_and_described(tmp_path: Path) -> None:
     for node in marts.values():
         assert node["contract"]["enforced"], node["name"]
         assert node["description"], node["name"]
-        undescribed = [name for name, column in node["columns"].items() if not column["description"]]
-        assert undescribed == [], node["name"]
+        columns = node["columns"].items()
+        assert [name for name, column in columns if not column["description"]] == [], node["name"]
     (exposure,) = manifest["exposures"].values()
     assert exposure["type"] == "dashboard"
     assert set(exposure["depends_on"]["nodes"]) == set(marts)
@@ -105,9 +106,8 @@ def create_raw_tables(url: str) -> None:
         con.execute("create schema raw")
         for spec in TABLES.values():
             columns = ", ".join(f"{name} {sql_type}" for name, sql_type in spec.columns.items())
-            con.execute(
-                f"create table raw.{spec.name} ({columns}, {BUSINESS_DATE} date, {LOADED_AT} timestamp)"
-            )
+            dated = f"{BUSINESS_DATE} date, {LOADED_AT} timestamp"
+            con.execute(f"create table raw.{spec.name} ({columns}, {dated})")
         con.execute("create table raw._batches (table_name varchar, business_date date)")
 
 
@@ -131,7 +131,8 @@ def test_builds_on_postgres(postgres_url: str, tmp_path: Path) -> None:
     with psycopg.connect(plain_url, autocommit=True) as con:
         con.execute("create schema marts")
         con.execute(
-            "create table marts.customer_tier_history as select * from marts_build.customer_tier_history"
+            "create table marts.customer_tier_history"
+            " as select * from marts_build.customer_tier_history"
         )
     hysteresis = ["--vars", '{"hysteresis_evaluations": 3}']
     for dates in (FEW_DATES, LATER_MANY_DATES):

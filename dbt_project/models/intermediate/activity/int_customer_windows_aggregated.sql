@@ -328,14 +328,15 @@ windowed as (
             and {{ 'current row' if measure.lag == 0 else measure.lag ~ ' preceding' }}
         ) as {{ measure.name }},
         {%- endfor %}
-        sum(active_month_delta) over history_to_date as active_months,
-        max(order_date) over history_to_date as last_order_in_lookback_date{% if not is_median_joined %},
+        {%- if not is_median_joined %}
         {{ median('order_interval_days') }} over (
             partition by customer_id
             order by day_number
             range between {{ window_days - 1 }} preceding and current row
-        ) as median_order_interval_days
+        ) as median_order_interval_days,
         {%- endif %}
+        sum(active_month_delta) over history_to_date as active_months,
+        max(order_date) over history_to_date as last_order_in_lookback_date
     from numbered_timeline
     window history_to_date as (
         partition by customer_id

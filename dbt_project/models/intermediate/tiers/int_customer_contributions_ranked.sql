@@ -110,12 +110,12 @@ final as (
         -- DuckDB and sqlfluff, valid as an alias. RF04 flags it; quoting it instead trades
         -- RF04 for RF06 (unnecessary quotes), so the alias keeps a per-line noqa.
         case
-            when is_contributing then cast(contribution as {{ type_double() }}) / cast(total_contribution as {{ type_double() }})
+            when is_contributing then {{ safe_divide('contribution', 'total_contribution') }}
             else 0
         end as share,  -- noqa: RF04
         case
             when is_contributing
-                then cast(contribution_before + contribution as {{ type_double() }}) / cast(total_contribution as {{ type_double() }})
+                then {{ safe_divide('contribution_before + contribution', 'total_contribution') }}
         end as cumulative_share,
         share_cut_tier,
         count_cut_tier,

@@ -81,6 +81,7 @@ peers_compared as (
 
     select
         projected.*,
+        tier_medians.tier_median_profit_rate,
         case
             when projected.yoy_growth is not null
                 then rank() over (
@@ -89,8 +90,7 @@ peers_compared as (
         end as tier_customers_growing_faster,
         count(projected.yoy_growth) over (
             partition by projected.as_of_date, projected.tier
-        ) as tier_customers_with_growth,
-        tier_medians.tier_median_profit_rate
+        ) as tier_customers_with_growth
     from projected
     inner join tier_medians
         on
@@ -134,7 +134,8 @@ final as (
         projected_tier,
         cast(tier_cut_point as {{ type_money() }}) as tier_cut_point,
         case
-            when tier in ('A', 'B') then cast(greatest(tier_cut_point - run_rate_contribution, 0) as {{ type_double() }})
+            when tier in ('A', 'B')
+                then cast(greatest(tier_cut_point - run_rate_contribution, 0) as {{ type_double() }})
         end as tier_shortfall,
         active_months,
         yoy_growth,

@@ -128,22 +128,30 @@ held as (
 
 {%- endif %}
 
--- rank_<n + 1>: the tier after rules 1..n, each capping the one before (a rank of 1 caps
--- nothing). Written out from rank_1 rather than from rank_<n>: a column alias cannot be
--- referenced in the same select on every adapter.
+-- cap_<n>: the rank rule n caps the tier at (1, no cap, when it does not hold); rank_<n + 1>
+-- the tier after rules 1..n, the worst of rank_1 and those caps (from rank_1, not from
+-- rank_<n>: a column alias cannot be read in the same select on every adapter).
+capped as (
+
+    select
+        *,
+        {%- for rule in rules %}
+        case when {{ rule.condition }} then {{ rule.max_rank }} else 1 end as cap_{{ loop.index }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from held
+
+),
+
 ruled as (
 
     select
         *,
         {%- for rule in rules %}
-        greatest(
-            rank_1,
-            {%- for applied in rules[:loop.index] %}
-            case when {{ applied.condition }} then {{ applied.max_rank }} else 1 end{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        ) as rank_{{ loop.index + 1 }}{% if not loop.last %},{% endif %}
+        {%- set caps = 'cap_' ~ range(1, loop.index + 1) | join(', cap_') %}
+        greatest(rank_1, {{ caps }}) as rank_{{ loop.index + 1 }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from held
+    from capped
 
 ),
 
