@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from datetime import date
 from pathlib import Path
 
@@ -78,6 +79,26 @@ def reference(base: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     return everything(settings.warehouse)
 
 
+def wait_for_group_exit(group: int, timeout: float = 60) -> None:
+    """Wait until no live process of process group `group` is left. Waiting for the leader
+    is not enough: its dbt child may still be exiting, holding the warehouse file's lock."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # After "(comm)": state, ppid, pgrp; comm itself may hold spaces.
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            if int(fields[2]) == group and fields[0] != "Z":
+                alive.append(stat.parent.name)
+        if not alive:
+            return
+        assert time.monotonic() < deadline, f"processes {alive} of group {group} outlived SIGKILL"
+        time.sleep(0.05)
+
+
 def run_and_kill(config: Path, marker: str) -> str:
     """Start `tiering run --date NEXT --verbose` and SIGKILL its whole process group as soon
     as its output contains `marker`; return the output read until then."""
@@ -97,6 +118,7 @@ def run_and_kill(config: Path, marker: str) -> str:
             os.killpg(process.pid, signal.SIGKILL)
             break
     process.wait(timeout=120)
+    wait_for_group_exit(process.pid)
     output = "".join(seen)
     assert marker in output, output[-3000:]
     assert process.returncode == -signal.SIGKILL, output[-3000:]
