@@ -77,23 +77,24 @@ def _is_in(values: pd.Series, keys: list[pd.Series | pd.Index | pa.Array]) -> np
     )
 
 
-# What the warehouse holds of the invoices this pull pays, outside the partitions the pull
-# replaces: each invoice's amount and its earlier payments, in cents. The id cast serves a
-# warehouse not yet migrated to text ids.
-_STORED_AMOUNTS = f"""
-select cast(invoice_id as varchar) as invoice_id, cast(min(amount) * 100 as bigint) as amount
-from raw.ar_invoices
+def _stored_cents(table: str, aggregate: str, name: str, replaced_days: str) -> str:
+    """What the warehouse holds of the invoices this pull pays, outside the partitions the
+    pull replaces (the days in `replaced_days`): `aggregate` of `table`'s amounts per
+    invoice, in cents, as column `name`. The id cast serves a warehouse not yet migrated
+    to text ids."""
+    return f"""
+select cast(invoice_id as varchar) as invoice_id,
+    cast({aggregate}(amount) * 100 as bigint) as {name}
+from raw.{table}
 where cast(invoice_id as varchar) in (select invoice_id from paid_invoices)
-    and {BUSINESS_DATE} not in (select business_date from invoice_days)
+    and {BUSINESS_DATE} not in (select business_date from {replaced_days})
 group by cast(invoice_id as varchar)
 """
-_STORED_PAID = f"""
-select cast(invoice_id as varchar) as invoice_id, cast(sum(amount) * 100 as bigint) as paid
-from raw.ar_payments
-where cast(invoice_id as varchar) in (select invoice_id from paid_invoices)
-    and {BUSINESS_DATE} not in (select business_date from payment_days)
-group by cast(invoice_id as varchar)
-"""
+
+
+# Each invoice's amount and its earlier payments.
+_STORED_AMOUNTS = _stored_cents("ar_invoices", "min", "amount", "invoice_days")
+_STORED_PAID = _stored_cents("ar_payments", "sum", "paid", "payment_days")
 _OVERPAID = """
 with paid as (
     select invoice_id, coalesce(sum(round_even(try_cast(amount as double) * 100, 0)), 0) as paid
