@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -25,6 +24,7 @@ from customer_tiering.contract import BUSINESS_DATE, TABLES
 from customer_tiering.load import LEDGER, days_frame
 from customer_tiering.money import tolerance_cents
 from customer_tiering.warehouses import Connection
+from customer_tiering.warehouses.duckdb_file import connect_duckdb
 
 Batches = dict[str, tuple[pd.DataFrame, list[date]]]
 Warehouse = Connection | None
@@ -145,7 +145,7 @@ def payments_within_open_amount(
         con.stage("payment_days", days_frame(payment_days), {"business_date": "DATE"})
         stored_amounts = _cents(con.execute(_STORED_AMOUNTS).df())
         stored_paid = _cents(con.execute(_STORED_PAID).df())
-    engine = duckdb.connect()
+    engine = connect_duckdb()
     try:
         engine.register("batch_payments", payments[["invoice_id", "amount"]])
         engine.register(

@@ -47,7 +47,7 @@ import duckdb
 from customer_tiering import lock, publish, transform
 from customer_tiering.config import Settings
 from customer_tiering.errors import ConfigError, TieringError
-from customer_tiering.warehouses.duckdb_file import DuckDBConnection
+from customer_tiering.warehouses.duckdb_file import DuckDBConnection, connect_duckdb
 
 EXPORTS_DIR = "exports"
 PARTITION = "as_of_date"
@@ -140,7 +140,7 @@ def export(settings: Settings, root: Path, delta: publish.SnapshotDelta | None =
         shutil.rmtree(staging, ignore_errors=True)  # of an export killed while writing
         staging.mkdir()
         try:
-            con = duckdb.connect()
+            con = connect_duckdb()
             try:
                 con.execute(f'attach {quoted(snapshot)} as "{snapshot.stem}" (read_only)')
                 con.execute(f'use "{snapshot.stem}"')

@@ -23,12 +23,12 @@ from __future__ import annotations
 import dataclasses
 from decimal import ROUND_FLOOR, Decimal
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from customer_tiering.checks import CheckResult, row_check
 from customer_tiering.config import ValidationSettings
+from customer_tiering.warehouses.duckdb_file import connect_duckdb
 
 NET_AMOUNT_COLUMNS = ("quantity", "unit_price", "discount_amount", "net_amount")
 # Lines beyond these fail the net-amount rule outright: no sales line is that big (the
@@ -98,7 +98,7 @@ def net_amount_consistent(
     lines = amounts[in_range].assign(position=np.flatnonzero(in_range))
     tolerance = _floor(validation.net_amount_tolerance, 5)
     relative = _floor(validation.net_amount_relative_tolerance, 6)
-    with duckdb.connect() as con:
+    with connect_duckdb() as con:
         con.register("lines", lines)
         off = con.execute(_NET_AMOUNT_GAPS, {"tolerance": tolerance, "relative": relative}).df()
     failing = too_large.copy()

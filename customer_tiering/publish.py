@@ -43,7 +43,11 @@ import duckdb
 from customer_tiering.errors import ConfigError, TieringError
 from customer_tiering.load import PENDING
 from customer_tiering.warehouses import Connection, Warehouse
-from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse, bi_snapshot_path
+from customer_tiering.warehouses.duckdb_file import (
+    DuckDBWarehouse,
+    bi_snapshot_path,
+    connect_duckdb,
+)
 
 # The last publish: what it was built from (transform.fingerprint), its as-of date and
 # when it happened (named loaded_at so table checksums leave the time out).
@@ -244,7 +248,7 @@ def apply_delta(warehouse: Path, snapshot: Path, delta: SnapshotDelta) -> bool:
         leftover.unlink(missing_ok=True)
     shutil.copyfile(snapshot, tmp)
     source, schema = warehouse.stem, PUBLISHED_SCHEMA
-    con = duckdb.connect()
+    con = connect_duckdb()
     try:
         con.execute(f"attach '{warehouse.resolve()}' as \"{source}\" (read_only)")
         con.execute(f"attach '{tmp}' as snapshot")
@@ -304,7 +308,7 @@ def export_snapshot(warehouse: Path, target: Path, schema: str = PUBLISHED_SCHEM
     # An in-memory session attaching the warehouse read-only (under its own name, which
     # dbt's views refer to) and the new file read-write.
     source = warehouse.stem
-    con = duckdb.connect()
+    con = connect_duckdb()
     try:
         con.execute(f"attach '{warehouse.resolve()}' as \"{source}\" (read_only)")
         con.execute(f"attach '{tmp}' as snapshot (storage_version '{SNAPSHOT_STORAGE_VERSION}')")

@@ -7,6 +7,7 @@ never the warehouse; a run's lock is the file lock of customer_tiering.lock alon
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -22,6 +23,26 @@ from customer_tiering.warehouses import Connection, Warehouse
 
 # The path dbt's duckdb output opens (dbt_project/profiles.yml).
 WAREHOUSE_ENV = "TIERING_WAREHOUSE"
+# DuckDB's memory cap, for dbt's session (profiles.yml reads the same variable) and for
+# every connection of the pipeline's own. Beyond it DuckDB spills to `<file>.tmp`. 3GB
+# keeps a whole run (this process and dbt's, one DuckDB open at a time) within 4 GB at
+# 20,000 customers (README "At the benchmark scale"); DuckDB's own default, 80 % of RAM,
+# would let one big publish or model take the machine.
+MEMORY_ENV = "TIERING_DUCKDB_MEMORY"
+DEFAULT_MEMORY_LIMIT = "3GB"
+
+
+def memory_limit() -> str:
+    """The memory cap every DuckDB session of a run gets: $TIERING_DUCKDB_MEMORY or 3GB."""
+    return os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT
+
+
+def connect_duckdb(
+    database: str = ":memory:", read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection under the run's memory cap: every connection the pipeline opens
+    (the warehouse, and in-memory sessions that attach files to copy between them)."""
+    return duckdb.connect(database, read_only=read_only, config={"memory_limit": memory_limit()})
 
 
 def bi_snapshot_path(warehouse: Path) -> Path:
@@ -117,7 +138,7 @@ class DuckDBWarehouse(Warehouse):
         """Open the file and always close it: DuckDB allows one writer per file."""
         if not read_only:
             self.local.parent.mkdir(parents=True, exist_ok=True)
-        duck = duckdb.connect(str(self.local), read_only=read_only)
+        duck = connect_duckdb(str(self.local), read_only=read_only)
         try:
             yield DuckDBConnection(duck)
         finally:
@@ -127,7 +148,7 @@ class DuckDBWarehouse(Warehouse):
         return self.local.exists()
 
     def dbt_env(self) -> dict[str, str]:
-        return {WAREHOUSE_ENV: str(self.local.resolve())}
+        return {WAREHOUSE_ENV: str(self.local.resolve()), MEMORY_ENV: memory_limit()}
 
     def lock(
         self,

@@ -45,3 +45,20 @@
         )
     {%- endif %}
 {%- endmacro %}
+
+{#- The credit figures and rule conditions both int_customer_profiles_joined (for the
+    tier rules and alerts) and receivables_aging (for the credit desk) publish, written
+    once so the two cannot drift: open balance over a positive credit limit, and serious
+    (credit_cap) and chronic (credit_drop) overdue debt at the rules' amounts. `prefix`
+    qualifies the balance columns (`receivables.`). -#}
+{% macro credit_utilisation(open_balance, credit_limit) -%}
+    {{ safe_divide(open_balance, 'case when ' ~ credit_limit ~ ' > 0 then ' ~ credit_limit ~ ' end') }}
+{%- endmacro %}
+
+{% macro has_serious_overdue(prefix='') -%}
+    {{ prefix }}serious_overdue_balance >= {{ var('credit_cap_min_amount') }}
+{%- endmacro %}
+
+{% macro has_chronic_overdue(prefix='') -%}
+    {{ prefix }}chronic_overdue_balance >= {{ var('credit_drop_min_amount') }}
+{%- endmacro %}

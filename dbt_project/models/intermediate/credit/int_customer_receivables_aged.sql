@@ -42,7 +42,7 @@
 
 with
 
-invoices as (
+invoices as {{ inline_cte() }} (
 
     select * from {{ ref('int_invoices_settled') }}
     where not (
@@ -150,7 +150,7 @@ balances as (
 
 {%- else %}
 
-invoice_payments as (
+invoice_payments as {{ inline_cte() }} (
 
     select
         invoices.customer_id,
@@ -166,7 +166,7 @@ invoice_payments as (
 
 -- What each invoice still owed on the day it became at least k days past due, per
 -- threshold k: most invoices are paid before, and then have no ageing events at all.
-owed_at_thresholds as (
+owed_at_thresholds as {{ inline_cte() }} (
 
     select
         invoices.customer_id,
@@ -186,7 +186,7 @@ owed_at_thresholds as (
 ),
 
 -- Invoice i is the oldest open overdue invoice of its customer on [oldest_from_date, settled_date).
-oldest_segments as (
+oldest_segments as {{ inline_cte() }} (
 
     select
         customer_id,

@@ -73,7 +73,7 @@ measured as (
         {{ safe_divide('deep_discount_list_value', 'list_value') }} as deep_discount_share,
         {{ growth_rate('mom_current_amount', 'mom_previous_amount') }} as mom_growth,
         {{ growth_rate('yoy_current_amount', 'yoy_previous_amount') }} as yoy_growth,
-        {{ safe_divide('open_balance', 'case when credit_limit > 0 then credit_limit end') }} as credit_utilisation,
+        {{ credit_utilisation('open_balance', 'credit_limit') }} as credit_utilisation,
         case
             when churn_baseline_days >= {{ var('churn_min_baseline_days') }}
                 then {{ safe_divide('revenue - recent_revenue', 'churn_baseline_days') }} * {{ recent_days }}
@@ -99,8 +99,8 @@ conditions as (
             and deep_discount_share >= {{ var('price_chaser_min_volume_share') }},
             false
         ) as is_price_chaser,
-        serious_overdue_balance >= {{ var('credit_cap_min_amount') }} as has_serious_overdue,
-        chronic_overdue_balance >= {{ var('credit_drop_min_amount') }} as has_chronic_overdue,
+        {{ has_serious_overdue() }} as has_serious_overdue,
+        {{ has_chronic_overdue() }} as has_chronic_overdue,
         customer_profit < 0 as has_negative_customer_profit,
         coalesce(rebate_rate > {{ var('rebate_rate_ceiling') }}, false) as is_rebate_rate_high,
         coalesce(credit_utilisation >= {{ var('credit_utilisation_warning') }}, false) as is_credit_limit_warning,

@@ -36,12 +36,9 @@ final as (
         receivables.on_time_share,
         receivables.due_invoice_count,
         receivables.worst_days_past_due,
-        {{ safe_divide(
-            'receivables.open_balance',
-            'case when customers.credit_limit > 0 then customers.credit_limit end',
-        ) }} as credit_utilisation,
-        receivables.serious_overdue_balance >= {{ var('credit_cap_min_amount') }} as has_serious_overdue,
-        receivables.chronic_overdue_balance >= {{ var('credit_drop_min_amount') }} as has_chronic_overdue
+        {{ credit_utilisation('receivables.open_balance', 'customers.credit_limit') }} as credit_utilisation,
+        {{ has_serious_overdue('receivables.') }} as has_serious_overdue,
+        {{ has_chronic_overdue('receivables.') }} as has_chronic_overdue
     from receivables
     left join customers
         on
