@@ -29,6 +29,8 @@ UNIT_TESTS = {
     "price_exceptions_big_customer_paying_less",
     "tier_outlooks_develop_conditions",
     "tier_outlooks_projection_and_peers",
+    "customers_versioned_collapses_unchanged_snapshots",
+    "customers_versioned_starts_at_the_snapshot_in_force_on_history_start",
 }
 
 
