@@ -27,9 +27,7 @@
 {%- set year_lag = var('growth_year_lag_days') | int %}
 {%- set recent_days = var('churn_recent_days') | int %}
 {%- set run_rate_days = var('outlook_run_rate_days') | int %}
-{%- set money_columns = ['revenue', 'cogs', 'gross_profit'] -%}
-{%- for kind in cost_kinds() %}{% do money_columns.append(kind ~ '_cost') %}{% endfor -%}
-{%- do money_columns.extend(['cost_to_serve', 'customer_profit', 'list_value', 'deep_discount_list_value']) %}
+{%- set money_columns = profit_columns() + ['list_value', 'deep_discount_list_value'] %}
 {%- set count_columns = ['order_count', 'line_count', 'cost_entry_count'] %}
 {#- A build of many as-of dates takes the median interval over a window frame where the
     adapter has a windowed median (window_median_supported); elsewhere by a join of each

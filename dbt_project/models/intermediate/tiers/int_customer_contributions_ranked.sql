@@ -17,14 +17,12 @@
 {%- set cut_method = abc_cut_method() %}
 {%- set a_customer_share = var('abc_a_customer_share') %}
 {%- set b_customer_share = var('abc_b_customer_share') %}
-{%- set passed_through = ['revenue', 'cogs', 'gross_profit'] -%}
-{%- for kind in cost_kinds() %}{% do passed_through.append(kind ~ '_cost') %}{% endfor -%}
-{%- do passed_through.extend([
-    'cost_to_serve', 'customer_profit', 'order_count', 'line_count', 'has_sales_in_window',
+{%- set passed_through = profit_columns() + [
+    'order_count', 'line_count', 'has_sales_in_window',
     'list_value', 'deep_discount_list_value', 'active_months', 'first_order_date',
     'last_order_date', 'median_order_interval_days', 'recent_revenue', 'mom_current_amount',
     'mom_previous_amount', 'yoy_current_amount', 'yoy_previous_amount', 'recent_contribution',
-]) %}
+] %}
 
 with
 
