@@ -80,7 +80,7 @@ class Settings(_Section):
     source: SourceName = "demo"
     # Where the warehouse is (customer_tiering.warehouses): the DuckDB file `warehouse`, or
     # the Postgres database of $TIERING_PG_URL (then `warehouse` names only the local folder
-    # for dbt state and reports), or spark (not runnable yet).
+    # for dbt state and reports), or spark (refused: only the dbt models run on Spark, by dbt).
     target: TargetName = "duckdb"
     warehouse: Path = Field(Path("warehouse/tiers.duckdb"), description="a file path")
     landing: Path | None = Field(None, description="a folder path")

@@ -270,10 +270,11 @@ SPREAD = (
 )
 
 # The slowest modules, run first so that none of them is left to run alone at the end:
-# the real Airflow scheduler first, then by their time in a serial run. Every other
-# module follows, in collection order.
+# the real Airflow scheduler and the dbt build on Spark (one test of several minutes)
+# first, then by their time in a serial run. Every other module follows, in collection order.
 SLOW_FIRST = (
     "test_airflow_integration",
+    "test_spark_target",
     "test_publish_safety",
     "test_run_order",
     "test_dag_integrity",

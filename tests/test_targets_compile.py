@@ -8,14 +8,13 @@ fails here rather than on a Postgres or Spark warehouse.
   then, with a published tier history and hysteresis on, incremental builds of a few and
   of many dates. Then the unit tests assert their hand-computed figures on Postgres.
 - spark: `dbt compile` through a local Spark session (about 20 s, mostly the JVM), run
-  by `.venv-spark` (`make spark-env`, made here when missing); skipped without Java.
+  by `.venv-spark` (tests/spark.py: `make spark-env` when missing); skipped without Java.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +22,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy
-from filelock import FileLock
 
 from customer_tiering.config import DBT_PROJECT_DIR
 from customer_tiering.contract import BUSINESS_DATE, LOADED_AT, TABLES
+from tests.spark import requires_java, spark_python
 
 # (as-of date, history start): a daily build, and builds of many as-of dates.
 FEW_DATES = ("2025-01-01", "2025-01-01")
@@ -170,19 +169,9 @@ def test_builds_on_postgres(postgres_url: str, tmp_path: Path) -> None:
     assert types["as_of_date"] == "date"
 
 
-def spark_python() -> str:
-    """The Python of `.venv-spark` (dbt-spark in session mode), made by `make spark-env`
-    when missing. Its own venv: beside Great Expectations, an importable pyspark exits the
-    process (Makefile, SPARK_VENV)."""
-    if shutil.which("java") is None:
-        pytest.skip("the spark target needs Java")
-    root = DBT_PROJECT_DIR.parent
-    with FileLock("/tmp/customer-tiering-tests-spark-env.lock", timeout=1800):
-        subprocess.run(["make", "-C", str(root), "spark-env"], check=True, capture_output=True)
-    return str(root / ".venv-spark" / "bin" / "python")
-
-
 @pytest.mark.integration
+@pytest.mark.spark
+@requires_java
 def test_compiles_on_spark(tmp_path: Path) -> None:
     env = {"TIERING_SPARK_WAREHOUSE": str(tmp_path / "spark")}
     results = dbt(["compile"], "spark", tmp_path, MANY_DATES, env, python=spark_python())

@@ -1,7 +1,8 @@
 """The warehouse a run loads, builds and publishes into: a DuckDB file or a Postgres database.
 
 `open_warehouse(settings)` picks the implementation from the `target` setting (duckdb,
-postgres, spark). Both implementations serve the same schemas (`raw`, dbt's `staging`,
+postgres, spark; spark is refused with exit 2: only the dbt models run there, through dbt
+itself). Both implementations serve the same schemas (`raw`, dbt's `staging`,
 `intermediate`, `seeds`, `marts_build`, and the published `marts`) and expose the same small
 surface, so load, transform, publish and the pipeline are written once:
 
@@ -169,8 +170,11 @@ def open_warehouse(settings: Settings) -> Warehouse:
         return PostgresWarehouse.from_environment(settings.warehouse)
     if settings.target == "spark":
         raise ConfigError(
-            "target spark: the dbt models have a spark output, but loading raw data into"
-            " Spark and publishing there is not built yet; use --target duckdb or postgres"
+            "target spark: a pipeline run on Spark is not built yet (loading raw data into"
+            " Spark, publishing there); use --target duckdb or postgres. The dbt models do"
+            " run on Spark: `make spark-env`, then `.venv-spark/bin/dbt build --target spark`"
+            " in dbt_project/ with the raw tables as Parquet folders named in"
+            " TIERING_SPARK_PARQUET (README, Warehouse targets)"
         )
     from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 

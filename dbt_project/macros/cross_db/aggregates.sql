@@ -26,3 +26,13 @@
 {% macro duckdb__window_median_supported() -%}
     {{ return(true) }}
 {%- endmacro %}
+
+{#- Spark's median() takes no window frame; percentile(x, 0.5) is the same figure
+    (interpolated like percentile_cont) and takes any. -#}
+{% macro spark__median(column) -%}
+    percentile({{ column }}, 0.5)
+{%- endmacro %}
+
+{% macro spark__window_median_supported() -%}
+    {{ return(true) }}
+{%- endmacro %}

@@ -65,3 +65,7 @@
         ) / 100 as {{ type_money() }}
     )
 {%- endmacro %}
+
+{% macro spark__type_double() -%}
+    {{ return('double') }}
+{%- endmacro %}

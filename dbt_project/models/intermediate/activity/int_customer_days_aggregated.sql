@@ -4,8 +4,6 @@
 -- line_count 0; cost_entry_count counts its entries, since any cost-to-serve entry in the
 -- window gives the customer a tier row, whatever its amount.
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_recomputed_days('activity_date') }}",
 ) }}
 

@@ -6,8 +6,6 @@
 -- Incremental by day like the customer days: a build recomputes the order days from
 -- history_start_date on, numbered on from the customer's order days before it.
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_recomputed_days('order_date') }}",
 ) }}
 

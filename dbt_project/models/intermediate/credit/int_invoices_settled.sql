@@ -11,8 +11,6 @@
 -- change (a deleted payment leaves its invoice's last_payment_date behind). The pre-hook
 -- deletes them; the build inserts every invoice then missing, whole.
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_recomputed_invoices() }}",
 ) }}
 

@@ -9,8 +9,6 @@
 -- price_chaser_peer_days before them.
 {%- set peer_days = var('price_chaser_peer_days') | int %}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_recomputed_days('order_date') }}",
 ) }}
 

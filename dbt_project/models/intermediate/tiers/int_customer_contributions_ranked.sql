@@ -42,11 +42,18 @@ contributions as (
 
 ),
 
+{#- Spark takes no frame added to a named window: the order is spelled out in both. -#}
+{%- set contribution_order -%}
+    partition by as_of_date
+    order by case when is_contributing then 0 else 1 end asc, contribution desc, customer_id asc
+{%- endset %}
+
 ranked as (
 
     select
         *,
-        row_number() over contribution_order as contribution_rank,
+        -- bigint on every adapter (Spark's row_number() is an int).
+        cast(row_number() over ({{ contribution_order }}) as bigint) as contribution_rank,
         case
             when has_sales_in_window
                 then row_number() over (
@@ -60,13 +67,10 @@ ranked as (
         sum(case when is_contributing then 1 else 0 end)
             over (partition by as_of_date) as contributing_customers,
         coalesce(sum(contribution) over (
-            contribution_order rows between unbounded preceding and 1 preceding
+            {{ contribution_order }}
+            rows between unbounded preceding and 1 preceding
         ), 0) as contribution_before
     from contributions
-    window contribution_order as (
-        partition by as_of_date
-        order by case when is_contributing then 0 else 1 end asc, contribution desc, customer_id asc
-    )
 
 ),
 

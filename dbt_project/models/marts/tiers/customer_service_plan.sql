@@ -13,7 +13,16 @@ tiers as (
 
 policy as (
 
-    select * from {{ ref('tier_service_policy') }}
+    -- vip_level is empty for B, C and D (null, also on Spark: macros/cross_db/seeds.sql).
+    select
+        tier,
+        {{ seed_text('vip_level') }} as vip_level,
+        yearly_sample_budget,
+        training_cadence,
+        trainings_per_year,
+        visit_cadence,
+        visits_per_year
+    from {{ ref('tier_service_policy') }}
 
 ),
 
