@@ -50,11 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="DuckDB file (default warehouse/tiers.duckdb); on postgres the local folder's path",
     )
-    run.add_argument(
-        "--target",
-        choices=TARGETS,
-        help="warehouse engine (default duckdb); postgres connects to $TIERING_PG_URL",
-    )
+    add_target_option(run)
     run.add_argument("--landing", type=Path, help="landing folder of the files source")
     run.add_argument(
         "--full-refresh",
@@ -90,9 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     docs = commands.add_parser("docs", help="generate dbt docs (every model and column described)")
-    docs.add_argument("--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)")
+    docs.add_argument(
+        "--warehouse",
+        type=Path,
+        help="DuckDB file (default warehouse/tiers.duckdb); on postgres the local folder's path",
+    )
+    add_target_option(docs)
     add_people_commands(commands)
     return parser
+
+
+def add_target_option(command: argparse.ArgumentParser) -> None:
+    """--target of the commands that reach the warehouse through dbt (run, docs)."""
+    command.add_argument(
+        "--target",
+        choices=TARGETS,
+        help="warehouse engine (default duckdb); postgres connects to $TIERING_PG_URL",
+    )
 
 
 def add_people_commands(commands: argparse._SubParsersAction) -> None:
@@ -164,7 +174,7 @@ def command_docs(args: argparse.Namespace, console: Console) -> None:
     from customer_tiering import transform
     from customer_tiering.warehouses import open_warehouse
 
-    settings = load_settings(args.config, warehouse=args.warehouse)
+    settings = load_settings(args.config, warehouse=args.warehouse, target=args.target)
     target = transform.generate_docs(open_warehouse(settings))
     console.print(f"dbt docs written to {target / 'index.html'}")
 

@@ -30,7 +30,7 @@ UNIT_TESTS = {
     "tier_outlooks_develop_conditions",
     "tier_outlooks_projection_and_peers",
     "customers_versioned_collapses_unchanged_snapshots",
-    "customers_versioned_starts_at_the_snapshot_in_force_on_history_start",
+    "customers_versioned_from_the_snapshot_in_force",
 }
 
 

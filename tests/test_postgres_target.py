@@ -9,6 +9,7 @@ configuration errors are checked beside it.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -261,6 +262,34 @@ def test_postgres_run_skips_the_bi_snapshot(published: Published) -> None:
     assert not (folder / "tiers.duckdb").exists()  # the path names only the local folder
     assert (folder / ".tiers_dbt" / "target" / "manifest.json").exists()
     assert any((folder / "reports" / "validation").iterdir())
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("target", ["postgres", "duckdb"])
+def test_dbt_docs_describe_every_published_column_on_both_targets(
+    published: Published, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tiering docs --target T` after the runs: dbt's catalog, read off the database,
+    holds every published mart with the columns its contract declares, each described."""
+    monkeypatch.setenv(URL_ENV, psycopg_url(published.pg_url))
+    folder = published.duckdb_file.parent.parent / target
+    code = cli.main(["docs", "--target", target, "--warehouse", str(folder / "tiers.duckdb")])
+    assert code == EXIT_OK
+    docs = folder / ".tiers_dbt" / "target"
+    assert (docs / "index.html").exists()
+    manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
+    catalog = json.loads((docs / "catalog.json").read_text(encoding="utf-8"))["nodes"]
+    marts = {
+        unique_id: node
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["fqn"][1] == "marts"
+    }
+    assert len(marts) == 9
+    for unique_id, node in marts.items():
+        declared = {name: column["description"] for name, column in node["columns"].items()}
+        assert all(declared.values()), f"{node['name']}: a column without a description"
+        in_database = {name.lower() for name in catalog[unique_id]["columns"]}
+        assert in_database == set(declared), node["name"]
 
 
 @pytest.mark.integration
