@@ -97,6 +97,9 @@ def differing_rows(
     return count, only_duckdb, only_spark
 
 
+# 7 minutes alone, 17 inside `make test` on 2 cores: `make test-spark` runs it (the
+# Spark compile of tests/test_targets_compile.py stays in `make test` and CI).
+@pytest.mark.spark_build
 def test_spark_builds_the_marts_duckdb_publishes(tmp_path: Path) -> None:
     settings = Settings(
         warehouse=tmp_path / "tiers.duckdb",
