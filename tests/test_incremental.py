@@ -29,12 +29,14 @@ from tests.conftest import (
 )
 from tests.test_pipeline import copy_warehouse
 
-CORRECTED_DAY = DEMO_END - timedelta(days=200)
+CORRECTED_DAY = DEMO_END - timedelta(days=200)  # a Saturday: sales, no payments
+PAYMENT_CORRECTED_DAY = CORRECTED_DAY + timedelta(days=2)
 
 
 class CorrectedSource:
-    """The demo source with CORRECTED_DAY's sales corrected: its largest order cancelled
-    and every line of one customer withdrawn (a day delivered again, smaller)."""
+    """The demo source with CORRECTED_DAY corrected (a day delivered again, smaller): its
+    largest order cancelled and every line of one customer withdrawn; and the largest
+    payment of PAYMENT_CORRECTED_DAY withdrawn (its invoice is open again from then on)."""
 
     name = "demo, corrected"
 
@@ -47,6 +49,10 @@ class CorrectedSource:
         self, table: str, start: date, end: date, known_at: date | None = None
     ) -> pd.DataFrame:
         frame = self.demo.pull_range(table, start, end, known_at)
+        if table == "ar_payments":
+            on_day = pd.to_datetime(frame["payment_date"]) == pd.Timestamp(PAYMENT_CORRECTED_DAY)
+            largest = frame[on_day]["amount"].astype(float).idxmax()
+            return frame.drop(index=largest).reset_index(drop=True)
         if table != "sales_lines":
             return frame
         on_day = pd.to_datetime(frame["order_date"]) == pd.Timestamp(CORRECTED_DAY)
@@ -66,6 +72,17 @@ def lines_on(warehouse: Path, day: date) -> int:
         ).fetchall()[0][0]
 
 
+def settlements_changed(before: Path, after: Path) -> int:
+    """Invoices whose paid amount differs between two warehouses."""
+    with duckdb.connect(str(after), read_only=True) as con:
+        con.execute(f"attach '{before}' as before (read_only)")
+        return con.execute(
+            "select count(*) from intermediate.int_invoices_settled as now"
+            " join before.intermediate.int_invoices_settled as was using (invoice_id)"
+            " where now.paid_amount <> was.paid_amount"
+        ).fetchall()[0][0]
+
+
 def test_a_correction_200_days_back_equals_a_full_rebuild(
     demo_warehouse: Path, tmp_path: Path
 ) -> None:
@@ -73,8 +90,11 @@ def test_a_correction_200_days_back_equals_a_full_rebuild(
     lines_before = lines_on(demo_warehouse, CORRECTED_DAY)
 
     incremental = copy_warehouse(demo_warehouse, tmp_path / "incremental")
-    result = pipeline.run(incremental, CORRECTED_DAY, CORRECTED_DAY, source=CorrectedSource())
+    result = pipeline.run(
+        incremental, CORRECTED_DAY, PAYMENT_CORRECTED_DAY, source=CorrectedSource()
+    )
     assert result.changed_days["sales_lines"] == [CORRECTED_DAY]
+    assert result.changed_days["ar_payments"] == [PAYMENT_CORRECTED_DAY]
     assert (result.history_start, result.as_of) == (CORRECTED_DAY, DEMO_END)
     assert lines_on(incremental.warehouse, CORRECTED_DAY) < lines_before
 
@@ -85,6 +105,11 @@ def test_a_correction_200_days_back_equals_a_full_rebuild(
 
     after = published_checksums(incremental.warehouse)
     assert after == published_checksums(rebuilt.warehouse)
+    settled = "intermediate.int_invoices_settled"
+    assert table_checksum(incremental.warehouse, settled) == table_checksum(
+        rebuilt.warehouse, settled
+    )
+    assert settlements_changed(demo_warehouse, incremental.warehouse) == 1
     assert after["marts.customer_tier_history"] != before["marts.customer_tier_history"]
 
 

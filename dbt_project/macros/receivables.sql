@@ -32,17 +32,26 @@
 
 {#- The invoices an incremental build of int_invoices_settled recomputes: issued on or
     after history_start_date, or with a payment dated on or after it, as built before
-    (a payment since deleted) or as loaded now (a payment since added). -#}
+    (a payment since deleted) or as loaded now (a payment since added). Read before the
+    build replaces them (delete+insert on invoice_id), so `this` still holds them. -#}
+{% macro is_recomputed_invoice(invoice_id, invoice_date) -%}
+    {{ invoice_date }} >= {{ history_start_date() }}
+    or {{ invoice_id }} in (
+        select invoice_id from {{ ref('stg_erp__ar_payments') }}
+        where payment_date >= {{ history_start_date() }}
+    )
+    or {{ invoice_id }} in (
+        select invoice_id from {{ this }}
+        where last_payment_date >= {{ history_start_date() }}
+    )
+{%- endmacro %}
+
+{#- The invoices issued from history_start_date on are deleted before the build (the
+    pre-hook), so one withdrawn from its corrected day leaves the table; the build then
+    inserts them back from the raw tables, with the other recomputed invoices. -#}
 {% macro delete_recomputed_invoices() -%}
     {%- if is_incremental() %}
-    delete from {{ this }}
-    where
-        invoice_date >= {{ history_start_date() }}
-        or last_payment_date >= {{ history_start_date() }}
-        or invoice_id in (
-            select invoice_id from {{ ref('stg_erp__ar_payments') }}
-            where payment_date >= {{ history_start_date() }}
-        )
+    delete from {{ this }} where invoice_date >= {{ history_start_date() }}
     {%- endif %}
 {%- endmacro %}
 

@@ -4,11 +4,17 @@
     `dbt build` uses the day it runs. -#}
 {#- A var of the same name wins over the env var: dbt unit tests set their dates with
     `overrides: vars:` (the pipeline never passes these vars). -#}
+{#- The env vars are read only when SQL is compiled (`execute`), never while dbt parses:
+    dbt re-parses every file that read an env var whose value changed, which a new as-of
+    date always is (15 files, 2 s of a daily run). Parsing sees 1970-01-01, and the
+    branches chosen by date (build_days) have the same refs either way. -#}
 {% macro as_of_value() -%}
+    {%- if not execute %}{{ return(var("as_of_date", "1970-01-01")) }}{% endif %}
     {{ return(var("as_of_date", env_var("TIERING_AS_OF_DATE", run_started_at.strftime("%Y-%m-%d")))) }}
 {%- endmacro %}
 
 {% macro history_start_value() -%}
+    {%- if not execute %}{{ return(var("history_start_date", as_of_value())) }}{% endif %}
     {{ return(var("history_start_date", env_var("TIERING_HISTORY_START_DATE", as_of_value()))) }}
 {%- endmacro %}
 

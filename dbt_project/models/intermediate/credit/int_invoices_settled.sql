@@ -8,10 +8,14 @@
 -- Incremental: a build recomputes the invoices a changed raw partition can touch (every
 -- loaded partition since the last publish is on or after history_start_date): those
 -- issued from then on, and those with a payment dated from then on, before or after the
--- change (a deleted payment leaves its invoice's last_payment_date behind). The pre-hook
--- deletes them; the build inserts every invoice then missing, whole.
+-- change (a deleted payment leaves its invoice's last_payment_date behind). It reads only
+-- those (macros/receivables.sql), not every invoice loaded, and replaces them by
+-- invoice_id; the pre-hook first deletes the ones issued from then on, so an invoice
+-- withdrawn from a corrected day leaves.
 {{ config(
     pre_hook="{{ delete_recomputed_invoices() }}",
+    incremental_strategy="delete+insert",
+    unique_key="invoice_id",
 ) }}
 
 with
@@ -26,7 +30,7 @@ invoices as (
 
     select * from loaded_invoices
     {%- if is_incremental() %}
-    where not exists (select 1 from {{ this }} as built where built.invoice_id = loaded_invoices.invoice_id)
+    where {{ is_recomputed_invoice('invoice_id', 'invoice_date') }}
     {%- endif %}
 
 ),
