@@ -29,10 +29,11 @@
 {%- set run_rate_days = var('outlook_run_rate_days') | int %}
 {%- set money_columns = profit_columns() + ['list_value', 'deep_discount_list_value'] %}
 {%- set count_columns = ['order_count', 'line_count', 'cost_entry_count'] %}
+{%- set is_few_as_of_dates = build_days() <= few_as_of_dates() %}
 {#- A build of many as-of dates takes the median interval over a window frame where the
-    adapter has a windowed median (window_median_supported); elsewhere by a join of each
-    as-of row to the order days of its window. #}
-{%- set is_median_joined = build_days() > few_as_of_dates() and not window_median_supported() %}
+    adapter has a windowed median (window_median_supported); a build of a few, and other
+    adapters, by a join of each as-of row to the order days of its window. #}
+{%- set is_median_joined = is_few_as_of_dates or not window_median_supported() %}
 
 with
 
@@ -46,6 +47,13 @@ customer_days as (
 order_days as (
 
     select * from {{ ref('int_customer_order_days_sequenced') }}
+
+),
+
+order_days_in_lookback as (
+
+    select * from order_days
+    where order_date between {{ lookback_start_date() }} and {{ as_of_date() }}
 
 ),
 
@@ -85,6 +93,8 @@ month_entries as (
         end as counts_from_date,
         {{ add_days('order_date', window_days) }} as counts_until_date
     from order_days
+    -- Later days count from before the order day + window_days: none before then matters.
+    where order_date > {{ add_days(lookback_start_date(), -window_days) }}
 
 ),
 
@@ -115,7 +125,7 @@ month_entry_events as (
 -- many takes the islands of each customer's activity: a new one starts when a day comes
 -- window_days or more after the previous one, and the customer is tiered on as-of dates
 -- from an island's first day until window_days - 1 days after its last.
-{%- if build_days() <= few_as_of_dates() %}
+{%- if is_few_as_of_dates %}
 
 activity_as_of_rows as (
 
@@ -198,64 +208,11 @@ as_of_rows as (
 
 ),
 
--- What each row brings to the windows: activity days (with the order day's interval),
--- month-entry events, and the as-of rows the windows are read on (all zero).
-timeline as (
-
-    select
-        customer_days.customer_id,
-        customer_days.activity_date as timeline_date,
-        0 as is_as_of_row,
-        {%- for column in money_columns + count_columns %}
-        customer_days.{{ column }},
-        {%- endfor %}
-        customer_days.{{ tier_basis_column() }} as basis_amount,
-        0 as active_month_delta,
-        order_days.order_date,
-        order_days.order_interval_days
-    from customer_days
-    left join order_days
-        on
-            customer_days.customer_id = order_days.customer_id
-            and customer_days.activity_date = order_days.order_date
-
-    union all
-
-    select
-        customer_id,
-        event_date as timeline_date,
-        0 as is_as_of_row,
-        {%- for column in money_columns + count_columns %}
-        0 as {{ column }},
-        {%- endfor %}
-        0 as basis_amount,
-        active_month_delta,
-        null as order_date,
-        null as order_interval_days
-    from month_entry_events
-
-    union all
-
-    select
-        customer_id,
-        as_of_date as timeline_date,
-        1 as is_as_of_row,
-        {%- for column in money_columns + count_columns %}
-        0 as {{ column }},
-        {%- endfor %}
-        0 as basis_amount,
-        0 as active_month_delta,
-        null as order_date,
-        null as order_interval_days
-    from as_of_rows
-
-),
-
--- The trailing figures, read on the as-of rows: the last `days` days ending `lag` days
--- before the as-of date. A build of many as-of dates slides window functions (RANGE
--- frames of N days) over the whole timeline; a build of a few (a daily run) joins each
--- as-of row to its customer's activity instead, so it does not compute every activity
--- row's windows to read a handful. Both render the same list.
+-- The trailing figures of each as-of row: the last `days` days ending `lag` days before
+-- the as-of date. A build of a few as-of dates (a daily run) sums each as-of row's own
+-- activity days (group by); a build of many slides window functions (RANGE frames of N
+-- days) over one timeline of every row, so that no activity day is read once per as-of
+-- date. Both render the same list.
 {%- set measures = [] %}
 {%- for column in money_columns + count_columns %}
 {%- do measures.append({'name': column, 'column': column, 'days': window_days, 'lag': 0}) %}
@@ -268,49 +225,137 @@ timeline as (
     {'name': 'yoy_previous_amount', 'column': 'basis_amount', 'days': yoy_days, 'lag': year_lag},
     {'name': 'recent_contribution', 'column': 'basis_amount', 'days': run_rate_days, 'lag': 0},
 ]) %}
+{%- if is_few_as_of_dates %}
 
-numbered_timeline as (
-
-    select *, {{ day_number('timeline_date') }} as day_number from timeline
-
-),
-
-{%- if build_days() <= few_as_of_dates() %}
-
-windowed as (
+window_sums as (
 
     select
-        as_of_rows.customer_id,
-        as_of_rows.timeline_date as as_of_date,
-        as_of_rows.is_as_of_row,
         {%- for measure in measures %}
         sum(
             case
                 when
-                    activity.day_number > as_of_rows.day_number - {{ measure.days + measure.lag }}
-                    and activity.day_number <= as_of_rows.day_number - {{ measure.lag }}
-                    then activity.{{ measure.column }}
+                    customer_days.activity_date > {{ add_days('as_of_rows.as_of_date', -(measure.days + measure.lag)) }}
+                    and customer_days.activity_date <= {{ add_days('as_of_rows.as_of_date', -measure.lag) }}
+                    then customer_days.{{ tier_basis_column() if measure.column == 'basis_amount' else measure.column }}
             end
         ) as {{ measure.name }},
         {%- endfor %}
-        sum(activity.active_month_delta) as active_months,
-        max(activity.order_date) as last_order_in_lookback_date,
-        {{ median(
-            'case when activity.day_number > as_of_rows.day_number - ' ~ window_days
-            ~ ' then activity.order_interval_days end'
-        ) }} as median_order_interval_days
-    from numbered_timeline as as_of_rows
-    left join numbered_timeline as activity
+        as_of_rows.customer_id,
+        as_of_rows.as_of_date
+    from as_of_rows
+    left join customer_days
         on
-            as_of_rows.customer_id = activity.customer_id
-            and activity.is_as_of_row = 0
-            and as_of_rows.day_number >= activity.day_number
-    where as_of_rows.is_as_of_row = 1
-    group by as_of_rows.customer_id, as_of_rows.timeline_date, as_of_rows.is_as_of_row
+            as_of_rows.customer_id = customer_days.customer_id
+            and as_of_rows.as_of_date >= customer_days.activity_date
+    group by as_of_rows.customer_id, as_of_rows.as_of_date
+
+),
+
+last_orders as (
+
+    select
+        as_of_rows.customer_id,
+        as_of_rows.as_of_date,
+        max(order_days.order_date) as last_order_in_lookback_date
+    from as_of_rows
+    inner join order_days_in_lookback as order_days
+        on
+            as_of_rows.customer_id = order_days.customer_id
+            and as_of_rows.as_of_date >= order_days.order_date
+    group by as_of_rows.customer_id, as_of_rows.as_of_date
+
+),
+
+month_counts as (
+
+    select
+        as_of_rows.customer_id,
+        as_of_rows.as_of_date,
+        sum(month_entry_events.active_month_delta) as active_months
+    from as_of_rows
+    inner join month_entry_events
+        on
+            as_of_rows.customer_id = month_entry_events.customer_id
+            and as_of_rows.as_of_date >= month_entry_events.event_date
+    group by as_of_rows.customer_id, as_of_rows.as_of_date
+
+),
+
+windows_in_range as (
+
+    select
+        window_sums.*,
+        month_counts.active_months,
+        last_orders.last_order_in_lookback_date
+    from window_sums
+    left join last_orders
+        on
+            window_sums.customer_id = last_orders.customer_id
+            and window_sums.as_of_date = last_orders.as_of_date
+    left join month_counts
+        on
+            window_sums.customer_id = month_counts.customer_id
+            and window_sums.as_of_date = month_counts.as_of_date
 
 ),
 
 {%- else %}
+
+-- What each row brings to the windows: activity days (with the order day's interval),
+-- month-entry events, and the as-of rows the windows are read on (all zero).
+timeline as (
+
+    select
+        customer_days.customer_id,
+        {{ day_number('customer_days.activity_date') }} as day_number,
+        0 as is_as_of_row,
+        {%- for column in money_columns + count_columns %}
+        customer_days.{{ column }},
+        {%- endfor %}
+        customer_days.{{ tier_basis_column() }} as basis_amount,
+        0 as active_month_delta,
+        order_days.order_date,
+        order_days.order_interval_days,
+        customer_days.activity_date as timeline_date
+    from customer_days
+    left join order_days_in_lookback as order_days
+        on
+            customer_days.customer_id = order_days.customer_id
+            and customer_days.activity_date = order_days.order_date
+
+    union all
+
+    select
+        customer_id,
+        {{ day_number('event_date') }} as day_number,
+        0 as is_as_of_row,
+        {%- for column in money_columns + count_columns %}
+        0 as {{ column }},
+        {%- endfor %}
+        0 as basis_amount,
+        active_month_delta,
+        null as order_date,
+        null as order_interval_days,
+        event_date as timeline_date
+    from month_entry_events
+
+    union all
+
+    select
+        customer_id,
+        {{ day_number('as_of_date') }} as day_number,
+        1 as is_as_of_row,
+        {%- for column in money_columns + count_columns %}
+        0 as {{ column }},
+        {%- endfor %}
+        0 as basis_amount,
+        0 as active_month_delta,
+        null as order_date,
+        null as order_interval_days,
+        as_of_date as timeline_date
+    from as_of_rows
+
+),
 
 windowed as (
 
@@ -335,7 +380,7 @@ windowed as (
         {%- endif %}
         sum(active_month_delta) over history_to_date as active_months,
         max(order_date) over history_to_date as last_order_in_lookback_date
-    from numbered_timeline
+    from timeline
     window history_to_date as (
         partition by customer_id
         order by day_number
@@ -344,14 +389,14 @@ windowed as (
 
 ),
 
-{%- endif %}
-
 windows_in_range as (
 
     select * from windowed
     where is_as_of_row = 1
 
 ),
+
+{%- endif %}
 {%- if is_median_joined %}
 
 interval_medians as (
@@ -361,11 +406,11 @@ interval_medians as (
         as_of_rows.as_of_date,
         {{ median('order_days.order_interval_days') }} as median_order_interval_days
     from as_of_rows
-    inner join order_days
+    inner join order_days_in_lookback as order_days
         on
             as_of_rows.customer_id = order_days.customer_id
             and order_days.order_date > {{ add_days('as_of_rows.as_of_date', -window_days) }}
-            and order_days.order_date <= as_of_rows.as_of_date
+            and as_of_rows.as_of_date >= order_days.order_date
     group by as_of_rows.customer_id, as_of_rows.as_of_date
 
 ),
