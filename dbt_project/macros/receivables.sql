@@ -30,6 +30,35 @@
     {{ date_expr }} as event_date, {{ columns | join(', ') }}
 {%- endmacro %}
 
+{#- The days past due at which an amount enters or leaves a bucket (aging_buckets and
+    rule_overdue_buckets): an amount is "at least k days past due" from due date + k. -#}
+{% macro past_due_thresholds() -%}
+    {%- set thresholds = [] %}
+    {%- for bucket in aging_buckets() + rule_overdue_buckets() %}
+    {%- for edge in [bucket.min_days, none if bucket.max_days is none else bucket.max_days + 1] %}
+    {%- if edge is not none and edge not in thresholds %}{% do thresholds.append(edge) %}{% endif %}
+    {%- endfor %}
+    {%- endfor %}
+    {{ return(thresholds) }}
+{%- endmacro %}
+
+{#- The last day an invoice paid exactly adds to any receivable figure: its last payment,
+    the end of the trailing windows counting its settlement and due date, its last
+    past-due threshold, the end of the DSO period it was invoiced in. Null while it is
+    not paid exactly (it stays live). -#}
+{% macro invoice_live_until_date(invoice_date, due_date, settled_date, last_payment_date, paid_amount, invoice_amount) -%}
+    case
+        when {{ settled_date }} is not null and {{ paid_amount }} = {{ invoice_amount }}
+            then greatest(
+                {{ last_payment_date }},
+                {{ add_days(settled_date, var('window_days') | int) }},
+                {{ add_days(due_date, var('window_days') | int) }},
+                {{ add_days(due_date, past_due_thresholds() | max) }},
+                {{ add_days(invoice_date, var('dso_days') | int) }}
+            )
+    end
+{%- endmacro %}
+
 {#- The invoices an incremental build of int_invoices_settled recomputes: issued on or
     after history_start_date, or with a payment dated on or after it, as built before
     (a payment since deleted) or as loaded now (a payment since added). Read before the

@@ -12,9 +12,9 @@
 -- then enters, and each later payment leaves. Events before history_start_date are folded
 -- into that day.
 --
--- Invoices paid exactly whose every event falls before history_start_date add nothing
--- to any balance or count from then on and are left out: a daily build reads the live
--- invoices (open, or due or settled within the window), not all history.
+-- Invoices paid exactly whose every event falls before history_start_date (their
+-- live_until_date) add nothing to any balance or count from then on and are left out: a
+-- daily build reads the live invoices (open, or due or settled within the window).
 --
 -- A build of a few as-of dates (a daily run) reads the same figures off each live
 -- invoice directly instead (the first branch below).
@@ -27,12 +27,7 @@
 {%- set window_days = var('window_days') | int %}
 {%- set dso_days = var('dso_days') | int %}
 {%- set buckets = aging_buckets() + rule_overdue_buckets() %}
-{%- set thresholds = [] %}
-{%- for bucket in buckets %}
-{%- for edge in [bucket.min_days, none if bucket.max_days is none else bucket.max_days + 1] %}
-{%- if edge is not none and edge not in thresholds %}{% do thresholds.append(edge) %}{% endif %}
-{%- endfor %}
-{%- endfor %}
+{%- set thresholds = past_due_thresholds() %}
 {%- set deltas = ['open', 'dso_invoiced'] %}
 {%- for days in thresholds %}{% do deltas.append('past_due_' ~ days) %}{% endfor %}
 {%- set money_deltas = deltas[:] %}
@@ -45,17 +40,7 @@ with
 invoices as {{ inline_cte() }} (
 
     select * from {{ ref('int_invoices_settled') }}
-    where not (
-        settled_date is not null
-        and paid_amount = invoice_amount
-        and greatest(
-            last_payment_date,
-            {{ add_days('settled_date', window_days) }},
-            {{ add_days('due_date', window_days) }},
-            {{ add_days('due_date', thresholds | max) }},
-            {{ add_days('invoice_date', dso_days) }}
-        ) < {{ history_start_date() }}
-    )
+    where live_until_date is null or live_until_date >= {{ history_start_date() }}
 
 ),
 

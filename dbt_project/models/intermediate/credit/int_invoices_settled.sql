@@ -87,7 +87,11 @@ final as (
                 when settlements.settled_date is not null then 0
             end as integer
         ) as days_late,
-        coalesce(settlements.settled_date <= invoices.due_date, false) as is_paid_on_time
+        coalesce(settlements.settled_date <= invoices.due_date, false) as is_paid_on_time,
+        {{ invoice_live_until_date(
+            'invoices.invoice_date', 'invoices.due_date', 'settlements.settled_date',
+            'settlements.last_payment_date', 'coalesce(settlements.paid_amount, 0)', 'invoices.invoice_amount'
+        ) }} as live_until_date
     from invoices
     left join settlements on invoices.invoice_id = settlements.invoice_id
 
