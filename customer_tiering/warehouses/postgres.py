@@ -43,7 +43,7 @@ import psycopg
 import pyarrow as pa
 
 from customer_tiering.errors import ConfigError, TieringError, WarehouseBusy
-from customer_tiering.warehouses import Connection, Warehouse
+from customer_tiering.warehouses import Connection, Warehouse, pg_arrow
 
 URL_ENV = "TIERING_PG_URL"
 DBT_ENV = ("TIERING_PG_HOST", "TIERING_PG_PORT", "TIERING_PG_USER", "TIERING_PG_PASSWORD")
@@ -161,7 +161,9 @@ class PostgresConnection(Connection):
             yield
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        return pa.Table.from_pandas(self.execute(sql, params).df(), preserve_index=False)
+        """Each column typed from its Postgres type (customer_tiering.warehouses.pg_arrow),
+        not inferred from the values."""
+        return pg_arrow.table(self.pg.execute(placeholders(sql, params), params))
 
     def stage(self, name: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
         """COPY `frame` as CSV into a new temp table typed `types`: Postgres parses each
@@ -226,6 +228,29 @@ class PostgresConnection(Connection):
 
     def checkpoint(self) -> None:
         """Nothing: a commit is durable once the server acknowledged it."""
+
+    @contextmanager
+    def consistent_read(self) -> Iterator[None]:
+        """A REPEATABLE READ, READ ONLY transaction: one snapshot for every statement.
+        (It does not guard against a publish meanwhile: a table dropped and re-created
+        after the snapshot was taken reads as empty in it. Readers that must not see
+        that hold the warehouse lock, customer_tiering.published.reading_lock.)"""
+        with self.pg.transaction():
+            self.pg.execute("set transaction isolation level repeatable read, read only")
+            yield
+
+    def write_parquet(self, select: str, path: Path, partition_by: str | None = None) -> int:
+        """Stream the rows through a server-side cursor (in a transaction: a savepoint
+        inside consistent_read) into DuckDB's writer, a batch or one partition at a time;
+        partitioned, the server sorts the rows by the partition column."""
+        query = (
+            select
+            if partition_by is None
+            else (f"select * from ({select}) as exported order by {partition_by}")
+        )
+        with self.pg.transaction(), self.pg.cursor(name="tiering_parquet") as cursor:
+            cursor.execute(query)
+            return pg_arrow.write_parquet(cursor, path, partition_by)
 
 
 class PostgresWarehouse(Warehouse):
