@@ -57,10 +57,11 @@ from typing import Any
 from customer_tiering import lock, publish, published, transform
 from customer_tiering.config import Settings
 from customer_tiering.errors import ConfigError, TieringError
-from customer_tiering.warehouses import PARTITION_FILE, Connection, open_warehouse
+from customer_tiering.warehouses import Connection, open_warehouse
 
 EXPORTS_DIR = "exports"
 PARTITION = "as_of_date"
+PARTITION_FILE = "data.parquet"
 MARKER = ".published.json"
 STAGING = ".staging"
 
@@ -204,9 +205,11 @@ def write_table(
 
 
 def swap_in(root: Path, staging: Path, table: TableExport, dates: tuple[date, date] | None) -> None:
-    """Move a table's staged files over the exported ones, one `os.replace` each, then
-    remove what the publication no longer holds: the as-of dates in `dates` (all of them
-    for a whole export) that were not written, and the other layout's files."""
+    """Move a table's staged files over the exported ones, one `os.replace` each (a new
+    as-of date's folder moves in whole: no empty folder is left to remove from staging,
+    which cost seconds for the thousands of a backfill), then remove what the
+    publication no longer holds: the as-of dates in `dates` (all of them for a whole
+    export) that were not written, and the other layout's files."""
     folder = root / table.name
     folder.mkdir(exist_ok=True)
     latest_file = folder / f"{table.name}.parquet"
@@ -218,8 +221,10 @@ def swap_in(root: Path, staging: Path, table: TableExport, dates: tuple[date, da
     staged = staging / table.name
     written = {path.name for path in staged.glob(f"{PARTITION}=*")} if staged.exists() else set()
     for name in sorted(written):
-        (folder / name).mkdir(exist_ok=True)
-        os.replace(staged / name / PARTITION_FILE, folder / name / PARTITION_FILE)
+        if (folder / name).exists():
+            os.replace(staged / name / PARTITION_FILE, folder / name / PARTITION_FILE)
+        else:
+            os.replace(staged / name, folder / name)
     for partition in folder.glob(f"{PARTITION}=*"):
         if partition.name not in written and within(partition, dates):
             shutil.rmtree(partition)

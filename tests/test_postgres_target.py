@@ -42,7 +42,7 @@ from customer_tiering.errors import (
     WarehouseBusy,
 )
 from customer_tiering.sources.files import export
-from customer_tiering.warehouses import Warehouse, open_warehouse
+from customer_tiering.warehouses import Warehouse, open_warehouse, pg_arrow
 from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 from customer_tiering.warehouses.postgres import READER_ROLE, URL_ENV, PgParams, PostgresWarehouse
 from tests.conftest import pull_batches
@@ -473,10 +473,13 @@ def test_export_command_on_postgres(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
 ) -> None:
-    """`tiering export --target postgres` writes the run's layout into any folder; it
-    waits for a run holding the warehouse (from any host: the advisory lock), and a
-    database with nothing published is a usage error."""
+    """`tiering export --target postgres` writes the run's layout into any folder (rows
+    fetched 7 at a time here, so an as-of date's rows span batches and batches span
+    dates, and still one file per date); it waits for a run holding the warehouse (from
+    any host: the advisory lock), and a database with nothing published is a usage
+    error."""
     monkeypatch.setenv(URL_ENV, psycopg_url(published.pg_url))
+    monkeypatch.setattr(pg_arrow, "BATCH_ROWS", 7)
     warehouse = str(published.folder("postgres") / "tiers.duckdb")
     out = tmp_path / "out"
     args = ["export", "--target", "postgres", "--format", "parquet", "--out", str(out)]

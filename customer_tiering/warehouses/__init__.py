@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 TargetName = Literal["duckdb", "postgres", "spark"]
 TARGETS: tuple[str, ...] = get_args(TargetName)
-# The one file of each hive partition folder an export writes (Connection.write_parquet).
-PARTITION_FILE = "data.parquet"
 
 
 class Result(Protocol):
@@ -116,9 +114,9 @@ class Connection(ABC):
         """Write the rows of `select` as Parquet with DuckDB's writer (so both engines
         write the same column types: DECIMAL(p,s), DATE, LIST); return the rows written.
         Without `partition_by`: one file `path`. With it: a folder `path` holding, per value
-        of that column, `<column>=<value>/` with one Parquet file without the column (hive
-        partitions); nothing for no rows. Memory stays bounded: one partition, or one
-        batch of rows, at a time."""
+        of that column, `<column>=<value>/` with one Parquet file (named as the engine
+        names it) without the column (hive partitions); nothing for no rows. Memory stays
+        bounded: a batch of rows (whole partitions) at a time."""
 
     def table_exists(self, schema: str, table: str) -> bool:
         return bool(

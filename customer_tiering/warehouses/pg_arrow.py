@@ -6,10 +6,11 @@ each column is built as the Arrow type of its Postgres type, read from the curso
 description (precision and scale included), never inferred from the values: pandas
 would turn money into float or objects and a column of nulls into no type at all.
 
-Rows come through a server-side cursor in batches of BATCH_ROWS, so an export holds one
-batch, or one as-of date of a partitioned table, never a whole table. The files are
-written by DuckDB's Parquet writer from the Arrow data, the writer of the DuckDB export,
-so both targets' files are alike down to the physical types (DECIMAL(18,2) as INT64).
+Rows come through a server-side cursor in batches of BATCH_ROWS, so an export holds about
+one batch (for a partitioned table, whole as-of dates: a batch and the rest of its last
+date), never a whole table. The files are written by DuckDB's Parquet writer from the
+Arrow data, the writer of the DuckDB export, so both targets' files are alike down to the
+physical types (DECIMAL(18,2) as INT64).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from customer_tiering.errors import TieringError
-from customer_tiering.warehouses import PARTITION_FILE
 from customer_tiering.warehouses.duckdb_file import connect_duckdb, sql_path
 
 # Rows fetched from the server at a time.
@@ -86,78 +86,67 @@ def table(cursor: psycopg.Cursor[Any]) -> pa.Table:
     return pa.Table.from_batches(list(batches(cursor, schema)), schema=schema)
 
 
-def write_file(
-    duck: duckdb.DuckDBPyConnection,
-    rows: pa.Table | pa.RecordBatchReader,
-    path: Path,
-    as_table: bool = False,
-) -> int:
-    """Write Arrow rows (a reader is consumed as it goes) to the Parquet file `path`.
-
-    `as_table` first loads them into a DuckDB table (compressed, spilled beyond DuckDB's
-    memory cap) and copies that: DuckDB marks a column of a table copy REQUIRED when the
-    table's statistics show no nulls, so a latest-only table's file then has the same
-    schema, nullability included, as the DuckDB export's. (A partitioned COPY writes every
-    column OPTIONAL, as a copy of Arrow data does.)"""
+def write_file(duck: duckdb.DuckDBPyConnection, rows: pa.RecordBatchReader, path: Path) -> int:
+    """Write Arrow rows, consumed as they come, to the Parquet file `path`, through a DuckDB
+    table (compressed, spilled beyond DuckDB's memory cap): DuckDB marks a column of a
+    table copy REQUIRED when the table's statistics show no nulls, so the file has the
+    schema, nullability included, of the DuckDB export's copy of the same table. (A
+    partitioned COPY writes every column OPTIONAL on both targets.)"""
     duck.register("exported_rows", rows)
     try:
-        source = "(select * from exported_rows)"
-        if as_table:
-            duck.execute("create or replace temp table exported as select * from exported_rows")
-            source = "exported"
-        return duck.execute(f"copy {source} to {sql_path(path)} (format parquet)").fetchall()[0][0]
+        duck.execute("create temp table exported as select * from exported_rows")
+        return duck.execute(f"copy exported to {sql_path(path)} (format parquet)").fetchall()[0][0]
     finally:
         duck.unregister("exported_rows")
         duck.execute("drop table if exists exported")
 
 
 def write_parquet(cursor: psycopg.Cursor[Any], path: Path, partition_by: str | None = None) -> int:
-    """Write an executed cursor's rows as Connection.write_parquet says; partitioned, the
-    rows must come ordered by `partition_by`, and each value's rows are gathered (one
-    as-of date of a table) and written as `<column>=<value>/data.parquet`."""
+    """Write an executed cursor's rows as Connection.write_parquet says. Partitioned, the
+    rows must come ordered by `partition_by`: they are gathered into pieces of at least
+    BATCH_ROWS rows that never split a value (one as-of date's rows stay in one piece),
+    and each piece is one partitioned COPY appending its values' folders, as the DuckDB
+    export's one COPY writes them (one file per folder, every column OPTIONAL)."""
     schema = arrow_schema(cursor.description)
     duck = connect_duckdb()
     try:
         if partition_by is None:
             reader = pa.RecordBatchReader.from_batches(schema, batches(cursor, schema))
-            return write_file(duck, reader, path, as_table=True)
+            return write_file(duck, reader, path)
         written = 0
-        value: Any = None
-        pieces: list[pa.RecordBatch] = []
-        for batch in batches(cursor, schema):
-            for run_value, piece in runs(batch, partition_by):
-                if pieces and run_value != value:
-                    written += write_partition(duck, pieces, path, partition_by, value)
-                    pieces = []
-                value = run_value
-                pieces.append(piece)
-        if pieces:
-            written += write_partition(duck, pieces, path, partition_by, value)
+        for piece in whole_values(batches(cursor, schema), partition_by):
+            written += write_partitions(duck, piece, path, partition_by)
         return written
     finally:
         duck.close()
 
 
-def runs(batch: pa.RecordBatch, column: str) -> Iterator[tuple[Any, pa.RecordBatch]]:
-    """A batch ordered by `column` cut into its runs of one value: (value, rows)."""
-    encoded = pc.run_end_encode(batch.column(column))
-    start = 0
-    for end, value in zip(encoded.run_ends.to_pylist(), encoded.values.to_pylist(), strict=True):
-        if value is None:
-            raise TieringError(f"{column} is null in {end - start} rows: no partition to write")
-        yield value, batch.slice(start, end - start)
-        start = end
+def whole_values(ordered: Iterator[pa.RecordBatch], column: str) -> Iterator[pa.Table]:
+    """Batches ordered by `column`, regrouped so that no value's rows are split: each
+    batch up to the start of its last run of one value, with what the previous batch
+    held back; the last run is held back for the next."""
+    held: list[pa.RecordBatch] = []
+    for batch in ordered:
+        run_ends = pc.run_end_encode(batch.column(column)).run_ends
+        last_run = run_ends[-2].as_py() if len(run_ends) > 1 else 0
+        if last_run:
+            yield pa.Table.from_batches([*held, batch.slice(0, last_run)])
+            held = []
+        held.append(batch.slice(last_run))
+    if held:
+        yield pa.Table.from_batches(held)
 
 
-def write_partition(
-    duck: duckdb.DuckDBPyConnection,
-    pieces: list[pa.RecordBatch],
-    folder: Path,
-    column: str,
-    value: Any,
+def write_partitions(
+    duck: duckdb.DuckDBPyConnection, rows: pa.Table, folder: Path, column: str
 ) -> int:
-    """One partition's rows, without the partition column, into its hive folder."""
-    rows = pa.Table.from_batches(pieces).drop_columns([column])
-    target = folder / f"{column}={value}"
-    target.mkdir(parents=True)
-    return write_file(duck, rows, target / PARTITION_FILE)
+    """Rows holding every row of each of their `column` values, into `<column>=<value>/`
+    folders under `folder` (a new file in each; the folder may hold other values)."""
+    duck.register("exported_rows", rows)
+    try:
+        return duck.execute(
+            f"copy (select * from exported_rows) to {sql_path(folder)}"
+            f" (format parquet, partition_by ({column}), append)"
+        ).fetchall()[0][0]
+    finally:
+        duck.unregister("exported_rows")
