@@ -33,7 +33,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -313,7 +313,11 @@ class PostgresWarehouse(Warehouse):
                 time.sleep(POLL_SECONDS)
             yield
         finally:
-            pg.close()  # ends the session, which releases the lock
+            # Released before the session ends: closing alone releases the lock only when
+            # the server process has exited, and a lock taken at once may still find it.
+            with suppress(psycopg.Error):  # a broken connection: the server ends it anyway
+                pg.execute("select pg_advisory_unlock_all()")
+            pg.close()
 
     def holders(self, pg: psycopg.Connection[Any]) -> str:
         """Who holds the advisory lock, from the application name of its session."""
