@@ -5,12 +5,14 @@ The connection URL comes from the environment variable TIERING_PG_URL
 the same connection as TIERING_PG_HOST, _PORT, _USER, _PASSWORD and _DATABASE, which the
 `postgres` output of dbt_project/profiles.yml reads.
 
-Local files: the `warehouse` setting still names a local path, but no file is written
-there. Its folder holds what belongs to this machine: dbt's state (`.<name>_dbt/`), the
-Airflow run folders (`.runs/`), the validation and tier reports (`reports/`) and the lock
-file; quarantine keeps its own setting. There is no BI snapshot file: BI tools read schema
-`marts` directly as members of the read-only role `tiering_reader` (Postgres readers see
-the last committed publish and never block a build).
+Local files: the `warehouse` setting still names a local path, but no warehouse file is
+written there. Its folder holds what belongs to this machine: dbt's state (`.<name>_dbt/`),
+the Airflow run folders (`.runs/`), the validation reports (`reports/validation/`), the
+Parquet export (`exports/`, customer_tiering.exports) and the lock file; quarantine keeps
+its own setting. There is no BI snapshot file (nor the HTML tier report, which reads it):
+BI tools read schema `marts` directly as members of the read-only role `tiering_reader`
+(Postgres readers see the last committed publish and never block a build; a query still
+running when a publish commits delays the publish, whose DROP TABLE waits for it).
 
 Reader role: each publish makes sure the role exists (`create role tiering_reader nologin`
 when missing; the pipeline's user then needs CREATEROLE, or a DBA creates the role once)
