@@ -82,8 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     published.add_argument("--format", choices=("parquet",), default="parquet", help="(parquet)")
     published.add_argument("--out", type=Path, required=True, help="folder to write")
     published.add_argument(
-        "--warehouse", type=Path, help="DuckDB file (default warehouse/tiers.duckdb)"
+        "--warehouse",
+        type=Path,
+        help="DuckDB file (default warehouse/tiers.duckdb); on postgres the local folder's path",
     )
+    add_target_option(published)
 
     docs = commands.add_parser("docs", help="generate dbt docs (every model and column described)")
     docs.add_argument(
@@ -97,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_target_option(command: argparse.ArgumentParser) -> None:
-    """--target of the commands that reach the warehouse through dbt (run, docs)."""
+    """--target of the commands that reach the warehouse itself (run, docs, export)."""
     command.add_argument(
         "--target",
         choices=TARGETS,
@@ -132,14 +135,14 @@ def add_people_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def snapshot_settings(args: argparse.Namespace, command: str) -> Settings:
-    """Settings for a command that reads the DuckDB BI snapshot (report, explain, whatif,
-    export):
+    """Settings for a command that reads the DuckDB BI snapshot (report, explain, whatif):
     ConfigError (exit 2) on another target, which has no snapshot."""
     settings = load_settings(args.config, warehouse=args.warehouse)
     if settings.target != "duckdb":
         raise ConfigError(
             f"tiering {command} reads the DuckDB BI snapshot and does not work on target"
-            f" {settings.target} yet: query schema marts there (role tiering_reader)"
+            f" {settings.target} yet: query schema marts there (role tiering_reader) or read"
+            " the Parquet export (exports/, `tiering export`)"
         )
     return settings
 
@@ -195,10 +198,12 @@ def command_demo_export(args: argparse.Namespace, console: Console) -> None:
 
 
 def command_export(args: argparse.Namespace) -> None:
-    """One line per table written, then the total."""
+    """One line per table written, then the total. On either target: from the BI snapshot
+    on DuckDB, from schema marts on Postgres (customer_tiering.exports)."""
     from customer_tiering import exports
 
-    exported = exports.export(snapshot_settings(args, "export"), args.out)
+    settings = load_settings(args.config, warehouse=args.warehouse, target=args.target)
+    exported = exports.export(settings, args.out)
     for table in exported.tables:
         unit = "partitions" if table.mode == "as_of_partitions" else "file"
         print(f"{table.name}\t{table.files} {unit}\t{table.rows} rows")

@@ -1,5 +1,5 @@
-"""Parquet export of the published tables, for readers that do not open DuckDB files
-(Spark, pandas, BI tools reading a folder).
+"""Parquet export of the published tables, for readers that do not open DuckDB files or
+connect to Postgres (Spark, pandas, BI tools reading a folder), on both targets.
 
 Written under `<warehouse dir>/exports/` after every publish (`parquet_export` in
 tiering.yml, on by default), or under any folder by `tiering export --format parquet
@@ -28,8 +28,20 @@ just before this one and no table or column changed, the as-of dates this publis
 replaced (history_start..as_of, as publish.apply_delta does for the BI snapshot) and the
 latest-only tables; otherwise every file.
 
-The export reads the BI snapshot, not the warehouse: `tiering export` then never waits
-for a build, and after a publish the snapshot holds exactly that publication.
+One code path for both targets: the export reads the published tables where readers
+read them (customer_tiering.published.read_published) through the warehouse Connection,
+which writes each file (Connection.write_parquet, DuckDB's Parquet writer on both, so the
+types are the same). On DuckDB that is the BI snapshot, not the warehouse: `tiering export`
+then never waits for a build, and after a publish the snapshot holds exactly that
+publication. On Postgres it is schema `marts` in one read-only transaction with the
+publication record, rows streamed a batch (or one as-of date) at a time; outside a run
+the export holds the warehouse lock shared, so a run waits for it and it for a run.
+
+Where `<warehouse dir>` is: the folder of the `warehouse` setting (default `warehouse/`)
+on both targets. On Postgres no warehouse file is written there, but the folder already
+holds this machine's side of the warehouse (dbt state `.<name>_dbt/`, `reports/`, the lock
+file), and the export needs the dbt manifest of that state for each mart's publish mode;
+so `warehouse: /srv/tiering/tiers.duckdb` exports into `/srv/tiering/exports/`.
 """
 
 from __future__ import annotations
@@ -42,12 +54,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from customer_tiering import lock, publish, transform
+from customer_tiering import lock, publish, published, transform
 from customer_tiering.config import Settings
 from customer_tiering.errors import ConfigError, TieringError
-from customer_tiering.warehouses.duckdb_file import DuckDBConnection, connect_duckdb
+from customer_tiering.warehouses import Connection, open_warehouse
 
 EXPORTS_DIR = "exports"
 PARTITION = "as_of_date"
@@ -57,7 +67,8 @@ STAGING = ".staging"
 
 
 def exports_dir(warehouse: Path) -> Path:
-    """Where each publish is exported: `exports/` beside the warehouse file."""
+    """Where each publish is exported: `exports/` in the folder of the `warehouse` setting
+    (beside the DuckDB file; on Postgres the local folder, see the module docstring)."""
     return warehouse.resolve().parent / EXPORTS_DIR
 
 
@@ -93,57 +104,42 @@ class Exported:
 
 def refresh(settings: Settings, delta: publish.SnapshotDelta | None = None) -> Exported | None:
     """After a publish (or a run that found nothing to publish): bring `exports/` up to the
-    BI snapshot, unless `parquet_export` is off or it already holds that publication (a
-    run killed before its export is made good by the next one). `delta`, what the publish
-    changed, lets an export of the previous publication rewrite only that."""
+    publication readers see, unless `parquet_export` is off or it already holds that
+    publication (a run killed before its export is made good by the next one). `delta`,
+    what the publish changed, lets an export of the previous publication rewrite only
+    that."""
     if not settings.parquet_export:
         return None
     root = exports_dir(settings.warehouse)
     held = read_marker(root)
-    _, marker = snapshot_files(settings)
-    if held is not None and held["published_at"] == marker.read_text(encoding="utf-8"):
+    stamp = published.publication_stamp(open_warehouse(settings))
+    if held is not None and held["published_at"] == stamp:
         return None
     return export(settings, root, delta)
 
 
-def snapshot_files(settings: Settings) -> tuple[Path, Path]:
-    """The BI snapshot and its marker (the publication it holds); ConfigError if missing."""
-    snapshot = publish.bi_snapshot_path(settings.warehouse)
-    marker = publish.snapshot_marker(snapshot)
-    if not (snapshot.exists() and marker.exists()):
-        raise ConfigError(
-            f"no published tables for {settings.warehouse}: {snapshot} is missing"
-            " (run `tiering run` first)"
-        )
-    return snapshot, marker
-
-
 def export(settings: Settings, root: Path, delta: publish.SnapshotDelta | None = None) -> Exported:
-    """Export the published tables (the BI snapshot) into `root`, as the module docstring
-    says. Two exports into one folder take turns (a lock file in it)."""
-    snapshot, snapshot_marker = snapshot_files(settings)
+    """Export the published tables into `root`, as the module docstring says. Two exports
+    into one folder take turns (a lock file in it). ConfigError (exit 2) before anything
+    is written when nothing is published yet or `root` is a file."""
+    warehouse = open_warehouse(settings)
+    published.publication_stamp(warehouse)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root} is not a folder")
     root.mkdir(parents=True, exist_ok=True)
-    with lock.warehouse_lock(
-        root / "export",
-        exclusive=True,
-        timeout=settings.lock_timeout_seconds,
-        purpose=f"Parquet export into {root}",
+    purpose = f"Parquet export into {root}"
+    timeout = settings.lock_timeout_seconds
+    with (
+        published.reading_lock(settings, warehouse, purpose),
+        lock.warehouse_lock(root / "export", exclusive=True, timeout=timeout, purpose=purpose),
     ):
-        # Read before the snapshot is opened: a snapshot swapped in meanwhile is newer than
-        # the stamp, never older, so the marker can only understate what the folder holds.
-        stamp = snapshot_marker.read_text(encoding="utf-8")
         held = read_marker(root)
         models = publish.published_models(transform.manifest_path(settings.warehouse))
         staging = root / STAGING
         shutil.rmtree(staging, ignore_errors=True)  # of an export killed while writing
         staging.mkdir()
         try:
-            con = connect_duckdb()
-            try:
-                con.execute(f'attach {quoted(snapshot)} as "{snapshot.stem}" (read_only)')
-                con.execute(f'use "{snapshot.stem}"')
+            with published.read_published(warehouse) as (con, stamp):
                 layouts = table_layouts(con, models)
                 dates = None  # every as-of date, unless the folder holds the last publication
                 if delta is not None and held == {
@@ -155,9 +151,7 @@ def export(settings: Settings, root: Path, delta: publish.SnapshotDelta | None =
                     write_table(con, name, layout["mode"], staging, dates)
                     for name, layout in layouts.items()
                 ]
-                as_of = publish.published_as_of(DuckDBConnection(con))
-            finally:
-                con.close()
+                as_of = publish.published_as_of(con)
             for table in written:
                 swap_in(root, staging, table, dates)
             for gone in set(held["tables"] if held else ()) - set(layouts):
@@ -168,26 +162,22 @@ def export(settings: Settings, root: Path, delta: publish.SnapshotDelta | None =
     return Exported(root, stamp, as_of, dates is None, written)
 
 
-def quoted(path: Path) -> str:
-    """`path` as an SQL string literal."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def table_layouts(
-    con: duckdb.DuckDBPyConnection, models: list[publish.PublishedModel]
+    con: Connection, models: list[publish.PublishedModel]
 ) -> dict[str, dict[str, Any]]:
-    """Per published table (of the dbt build, present in the snapshot): how it is published
-    and its columns with their types; a change of either makes the next export whole."""
+    """Per published table (of the dbt build, present where readers read): how it is
+    published and its columns with their types as the engine spells them; a change of
+    either (or of the target) makes the next export whole."""
     layouts: dict[str, dict[str, Any]] = {}
     for model in models:
-        kinds = DuckDBConnection(con).columns(publish.PUBLISHED_SCHEMA, model.name)
+        kinds = con.columns(publish.PUBLISHED_SCHEMA, model.name)
         if kinds:
             layouts[model.name] = {"mode": model.mode, "columns": [list(c) for c in kinds.items()]}
     return layouts
 
 
 def write_table(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     name: str,
     mode: str,
     staging: Path,
@@ -198,32 +188,28 @@ def write_table(
     (first, last) if given."""
     source = f'{publish.PUBLISHED_SCHEMA}."{name}"'
     if mode != "as_of_partitions":
-        rows = con.execute(
-            f"copy (select * from {source}) to {quoted(staging / f'{name}.parquet')}"
-            " (format parquet)"
-        ).fetchall()[0][0]
+        rows = con.write_parquet(f"select * from {source}", staging / f"{name}.parquet")
         return TableExport(name, mode, 1, rows)
     where = ""
     if dates is not None:
         where = f" where {PARTITION} between date '{dates[0]}' and date '{dates[1]}'"
     folder = staging / name
-    rows = con.execute(
-        f"copy (select * from {source}{where}) to {quoted(folder)}"
-        f" (format parquet, partition_by ({PARTITION}))"
-    ).fetchall()[0][0]
+    rows = con.write_parquet(f"select * from {source}{where}", folder, partition_by=PARTITION)
     partitions = sorted(folder.glob(f"{PARTITION}=*")) if folder.exists() else []
     for partition in partitions:
         files = list(partition.iterdir())
         if len(files) != 1:
-            raise TieringError(f"{partition}: DuckDB wrote {len(files)} files, expected one")
+            raise TieringError(f"{partition}: {len(files)} files written, expected one")
         files[0].rename(partition / PARTITION_FILE)
     return TableExport(name, mode, len(partitions), rows)
 
 
 def swap_in(root: Path, staging: Path, table: TableExport, dates: tuple[date, date] | None) -> None:
-    """Move a table's staged files over the exported ones, one `os.replace` each, then
-    remove what the publication no longer holds: the as-of dates in `dates` (all of them
-    for a whole export) that were not written, and the other layout's files."""
+    """Move a table's staged files over the exported ones, one `os.replace` each (a new
+    as-of date's folder moves in whole: no empty folder is left to remove from staging,
+    which cost seconds for the thousands of a backfill), then remove what the
+    publication no longer holds: the as-of dates in `dates` (all of them for a whole
+    export) that were not written, and the other layout's files."""
     folder = root / table.name
     folder.mkdir(exist_ok=True)
     latest_file = folder / f"{table.name}.parquet"
@@ -235,8 +221,10 @@ def swap_in(root: Path, staging: Path, table: TableExport, dates: tuple[date, da
     staged = staging / table.name
     written = {path.name for path in staged.glob(f"{PARTITION}=*")} if staged.exists() else set()
     for name in sorted(written):
-        (folder / name).mkdir(exist_ok=True)
-        os.replace(staged / name / PARTITION_FILE, folder / name / PARTITION_FILE)
+        if (folder / name).exists():
+            os.replace(staged / name / PARTITION_FILE, folder / name / PARTITION_FILE)
+        else:
+            os.replace(staged / name, folder / name)
     for partition in folder.glob(f"{PARTITION}=*"):
         if partition.name not in written and within(partition, dates):
             shutil.rmtree(partition)

@@ -5,8 +5,8 @@
               store only)
     check     one chunk's batches validated against their suites and the warehouse, then
               loaded into raw (exclusive lock)
-    build     dbt build into marts_build → publish into marts → BI snapshot → Parquet
-              export (customer_tiering.exports), under the exclusive warehouse lock
+    build     dbt build into marts_build → publish into marts → BI snapshot (DuckDB) →
+              Parquet export (customer_tiering.exports), under the exclusive warehouse lock
               (customer_tiering.lock), so runs started at once (a backfill beside the
               schedule, two triggers, the CLI beside the DAG) never interleave; then the
               HTML tier report, from the snapshot (customer_tiering.report)
@@ -14,8 +14,8 @@
 
 The warehouse is the one the `target` setting names (customer_tiering.warehouses): a DuckDB
 file, or a Postgres database, where there is no BI snapshot (BI reads schema marts as role
-tiering_reader), and so no Parquet export and no HTML tier report yet (both read the
-snapshot).
+tiering_reader). The Parquet export runs on both (from the snapshot on DuckDB, from schema
+marts on Postgres); the HTML tier report reads the snapshot and is written on DuckDB only.
 
 The window is cut into chunks (`chunk` in the settings, a calendar month by default) so a
 long backfill never holds more than one chunk of rows: each chunk is pulled, validated
@@ -395,16 +395,18 @@ def plan(ctx: RunContext) -> tuple[date, date]:
 
 
 def build(ctx: RunContext) -> RunResult:
-    """Build and test every model apart, publish them in one step and refresh the BI
-    snapshot (DuckDB), all under the exclusive warehouse lock; skipped when the published
-    tables are current (every chunk of this run loaded nothing new)."""
+    """Build and test every model apart, publish them in one step, refresh the BI
+    snapshot (DuckDB) and the Parquet export (both targets), all under the exclusive
+    warehouse lock; then the HTML tier report (DuckDB). The build is skipped when the
+    published tables are current (every chunk of this run loaded nothing new), but a
+    snapshot or export a killed run left behind is still brought up to date."""
     settings, timings, warehouse = ctx.settings, ctx.timings, ctx.warehouse
     with ctx.lock(exclusive=True):
         changed = ctx.store.changed()
         if publication_current(ctx):
             if warehouse.has_snapshot:
                 publish.refresh_snapshot(settings.warehouse, force=False)
-                exports.refresh(settings)
+            exports.refresh(settings)
             with warehouse.connect(read_only=True) as con:
                 as_of = publish.published_as_of(con) or ctx.window.end
             ctx.console.log(f"nothing changed: tables as of {as_of} left as they are")
@@ -436,20 +438,20 @@ def build(ctx: RunContext) -> RunResult:
                 ctx.console.log(f"{published}; BI snapshot {snapshot}")
             else:
                 ctx.console.log(f"{published}; {NO_SNAPSHOT}")
+        with timed(timings, "export"):
+            exported = exports.refresh(settings, delta)
+        if exported is not None:
+            ctx.console.log(str(exported))
         if warehouse.has_snapshot:
-            with timed(timings, "export"):
-                exported = exports.refresh(settings, delta)
-            if exported is not None:
-                ctx.console.log(str(exported))
             ctx.console.log(report.write_for_build(settings, as_of))
     return RunResult(as_of, history_start, changed, tables, dict(timings))
 
 
 # What a run on a warehouse without the BI snapshot file says instead of its path.
 NO_SNAPSHOT = (
-    "no BI snapshot file (DuckDB only): BI tools read schema marts as role tiering_reader;"
-    " the Parquet export, the HTML tier report, explain and whatif read the snapshot and are"
-    " DuckDB only for now"
+    "no BI snapshot file (DuckDB only): BI tools read schema marts as role tiering_reader,"
+    " or the Parquet export; the HTML tier report, `tiering report`, `explain` and `whatif`"
+    " read the DuckDB BI snapshot and are DuckDB only for now"
 )
 
 

@@ -1,23 +1,41 @@
-"""Reading the published tier tables for people: which file, which as-of date.
+"""Reading the published tier tables: where, which publication, which as-of date.
 
-The report, `explain` and `whatif` read the BI snapshot (`bi/<name>.duckdb`, the published
-schema `marts` copied after every publish): a build holds the warehouse itself under its
-exclusive lock for minutes, the snapshot never. Dates are as-of dates of
-`customer_tier_history`; a date with no history is a usage error (exit 2).
+Where readers read them (`read_published`): on DuckDB the BI snapshot (`bi/<name>.duckdb`,
+the published schema `marts` copied after every publish): a build holds the warehouse
+itself under its exclusive lock for minutes, the snapshot never, and a new snapshot is
+swapped in whole. On Postgres schema `marts` itself, in one REPEATABLE READ transaction
+with the publication record, under the warehouse lock held shared (`reading_lock`): a
+publish there drops and re-creates the latest-only tables and the publication record
+(every table on a full refresh), and a transaction whose snapshot is older than that
+publish reads such a table as empty (checked on Postgres 15); so a long read and a run
+take turns. The Parquet export reads through these on both targets.
+
+The report, `explain` and `whatif` read the DuckDB BI snapshot only, for now
+(`open_snapshot`). Dates are as-of dates of `customer_tier_history`; a date with no
+history is a usage error (exit 2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from customer_tiering import lock
+from customer_tiering.config import Settings
 from customer_tiering.errors import ConfigError
-from customer_tiering.publish import HISTORY_TABLE, PUBLISHED_SCHEMA, bi_snapshot_path
+from customer_tiering.publish import (
+    HISTORY_TABLE,
+    PUBLISHED_SCHEMA,
+    bi_snapshot_path,
+    last_publication,
+    snapshot_marker,
+)
+from customer_tiering.warehouses import Connection, Warehouse
 from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 
 HISTORY = f"{PUBLISHED_SCHEMA}.{HISTORY_TABLE}"
@@ -34,6 +52,68 @@ def open_snapshot(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         )
     with DuckDBWarehouse(snapshot).connect(read_only=True) as con:
         yield con.duck
+
+
+def publication_stamp(warehouse: Warehouse) -> str:
+    """The publication readers see now, as its `published_at` (raw._published): on DuckDB
+    the one the BI snapshot holds (its marker), elsewhere the last publish. ConfigError
+    (exit 2) when nothing is published yet."""
+    if not warehouse.has_snapshot:
+        with warehouse.connect(read_only=True) as con:
+            return _recorded_stamp(con, warehouse)
+    snapshot = bi_snapshot_path(warehouse.local)
+    marker = snapshot_marker(snapshot)
+    if not (snapshot.exists() and marker.exists()):
+        raise ConfigError(
+            f"no published tables for {warehouse.local}: {snapshot} is missing"
+            " (run `tiering run` first)"
+        )
+    return marker.read_text(encoding="utf-8")
+
+
+def _recorded_stamp(con: Connection, warehouse: Warehouse) -> str:
+    publication = last_publication(con)
+    if publication is None or not con.table_exists(PUBLISHED_SCHEMA, HISTORY_TABLE):
+        raise ConfigError(
+            f"no published tables in {warehouse.describe()}"
+            f" (run `tiering run --target {warehouse.kind}` first)"
+        )
+    return publication.published_at
+
+
+@contextmanager
+def read_published(warehouse: Warehouse) -> Iterator[tuple[Connection, str]]:
+    """A read-only connection on the published tables (schema marts) as one publication
+    left them, and that publication's stamp (publication_stamp). On DuckDB the stamp is
+    read before the snapshot is opened: a snapshot swapped in meanwhile is newer, never
+    older, so the stamp can only understate what was read. Elsewhere both come from one
+    transaction; hold `reading_lock` around it."""
+    if warehouse.has_snapshot:
+        stamp = publication_stamp(warehouse)
+        with warehouse.published().connect(read_only=True) as con:
+            yield con, stamp
+        return
+    with warehouse.connect(read_only=True) as con, con.consistent_read():
+        yield con, _recorded_stamp(con, warehouse)
+
+
+def reading_lock(
+    settings: Settings, warehouse: Warehouse, purpose: str
+) -> AbstractContextManager[None]:
+    """What a long read of the published tables holds: nothing on DuckDB (the snapshot
+    file is replaced whole, never changed), the warehouse lock shared elsewhere (the file
+    lock and the server's advisory lock, as a run's `prepare` takes it), so no publish
+    lands while it reads. Re-entrant inside a run, which holds it exclusively."""
+    if warehouse.has_snapshot:
+        return nullcontext()
+    timeout = settings.lock_timeout_seconds
+    return lock.warehouse_lock(
+        warehouse.local,
+        exclusive=False,
+        timeout=timeout,
+        purpose=purpose,
+        server=warehouse.lock(False, timeout, purpose),
+    )
 
 
 def history_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:

@@ -2,9 +2,11 @@
 
 One small demo (tests.good_warehouse's scale, exported as file drops) runs through the real
 command line on both targets: a short backfill, then the next day's daily run. Every
-published table must be equal row for row between the Postgres and the DuckDB warehouse.
-The raw load (COPY, idempotence, a changed day), a refused day, the read-only role and the
-configuration errors are checked beside it.
+published table must be equal row for row between the Postgres and the DuckDB warehouse,
+and so must the Parquet exports both runs wrote (files, schemas, rows), the daily run's
+rewriting only its day on both. The raw load (COPY, idempotence, a changed day), a refused
+day, the read-only role, a failed export, `tiering export` and the configuration errors
+are checked beside it.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from customer_tiering import cli, load, lock, publish
+from customer_tiering import cli, exports, load, lock, publish, transform
 from customer_tiering.config import Settings, load_settings
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import (
+    EXIT_FAILURE,
     EXIT_INPUT_REFUSED,
     EXIT_OK,
     EXIT_USAGE,
@@ -37,11 +42,12 @@ from customer_tiering.errors import (
     WarehouseBusy,
 )
 from customer_tiering.sources.files import export
-from customer_tiering.warehouses import Warehouse, open_warehouse
+from customer_tiering.warehouses import Warehouse, open_warehouse, pg_arrow
 from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
-from customer_tiering.warehouses.postgres import READER_ROLE, URL_ENV, PgParams
+from customer_tiering.warehouses.postgres import READER_ROLE, URL_ENV, PgParams, PostgresWarehouse
 from tests.conftest import pull_batches
 from tests.good_warehouse import SCALE, demo_source
+from tests.test_exports import parquet_files, read_export
 
 FIRST, BACKFILL_END = date(2024, 1, 1), date(2024, 1, 10)
 NEXT_DAY = BACKFILL_END + timedelta(days=1)
@@ -125,11 +131,22 @@ def tiering(demo: Demo, folder: Path, *args: str, landing: Path | None = None) -
 
 @dataclass(frozen=True)
 class Published:
-    """The demo backfilled and one daily run, on both targets; wall seconds per run."""
+    """The demo backfilled and one daily run, on both targets; wall seconds per run; per
+    target the Parquet export as the backfill left it (a copy, mtimes kept) and its files'
+    (inode, mtime) before the daily run."""
 
     pg_url: str
     duckdb_file: Path
     seconds: dict[str, float]
+    backfill_exports: dict[str, Path]
+    backfill_files: dict[str, dict[str, tuple[int, int]]]
+
+    def folder(self, target: str) -> Path:
+        """The `warehouse` setting's folder of a target's runs."""
+        return self.duckdb_file.parent.parent / target
+
+    def exports(self, target: str) -> Path:
+        return self.folder(target) / "exports"
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +158,8 @@ def published(
     root = tmp_path_factory.mktemp("pg_published")
     pg_url = new_database(postgres_url, "published")
     seconds: dict[str, float] = {}
+    backfill_exports: dict[str, Path] = {}
+    backfill_files: dict[str, dict[str, tuple[int, int]]] = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(URL_ENV, psycopg_url(pg_url))
         for target in ("postgres", "duckdb"):
@@ -153,8 +172,14 @@ def published(
                 code = tiering(demo, folder, *args, "--target", target)
                 assert code == EXIT_OK, f"{target} {step}: exit {code} (its error is logged above)"
                 seconds[f"{target} {step}"] = round(time.perf_counter() - began, 1)
+                if step == "backfill":
+                    backfill_files[target] = parquet_files(folder / "exports")
+                    backfill_exports[target] = root / f"{target}_backfill_exports"
+                    shutil.copytree(folder / "exports", backfill_exports[target])
     print(f"wall seconds per run: {seconds}")
-    yield Published(pg_url, root / "duckdb" / "tiers.duckdb", seconds)
+    yield Published(
+        pg_url, root / "duckdb" / "tiers.duckdb", seconds, backfill_exports, backfill_files
+    )
 
 
 # --- the published tables, compared -----------------------------------------------------
@@ -200,22 +225,29 @@ def differences(duck: duckdb.DuckDBPyConnection, pg_url: str, table: str) -> lis
         pg_found = cursor.fetchall()
     if duck_columns != pg_columns:
         return [f"columns differ: duckdb {duck_columns}, postgres {pg_columns}"]
-    duck_rows, pg_table = (
-        [tuple(normalised(v) for v in row) for row in rows]
-        for rows in (duck.execute(query).fetchall(), pg_found)
+    return row_differences(duck_columns, duck.execute(query).fetchall(), pg_found)
+
+
+def row_differences(
+    columns: list[str], left_rows: list[tuple[Any, ...]], right_rows: list[tuple[Any, ...]]
+) -> list[str]:
+    """How two sets of rows of `columns` differ, in any order (empty: equal); doubles
+    compared to 1e-9."""
+    left_table, right_table = (
+        [tuple(normalised(v) for v in row) for row in rows] for rows in (left_rows, right_rows)
     )
-    if len(duck_rows) != len(pg_table):
-        return [f"{len(duck_rows)} rows on duckdb, {len(pg_table)} on postgres"]
-    floats = float_columns(duck_rows, pg_table)
+    if len(left_table) != len(right_table):
+        return [f"{len(left_table)} rows against {len(right_table)}"]
+    floats = float_columns(left_table, right_table)
     problems = []
     pairs = zip(
-        sorted(duck_rows, key=lambda row: sort_key(row, floats)),
-        sorted(pg_table, key=lambda row: sort_key(row, floats)),
+        sorted(left_table, key=lambda row: sort_key(row, floats)),
+        sorted(right_table, key=lambda row: sort_key(row, floats)),
         strict=True,
     )
     for left, right in pairs:
         unequal = [
-            f"{duck_columns[i]}: {a!r} != {b!r}"
+            f"{columns[i]}: {a!r} != {b!r}"
             for i, (a, b) in enumerate(zip(left, right, strict=True))
             if not same_value(a, b)
         ]
@@ -257,11 +289,106 @@ def test_every_published_table_equals_duckdb_row_for_row(published: Published) -
 
 @pytest.mark.integration
 def test_postgres_run_skips_the_bi_snapshot(published: Published) -> None:
-    folder = published.duckdb_file.parent.parent / "postgres"
+    folder = published.folder("postgres")
     assert not (folder / "bi").exists()
     assert not (folder / "tiers.duckdb").exists()  # the path names only the local folder
     assert (folder / ".tiers_dbt" / "target" / "manifest.json").exists()
     assert any((folder / "reports" / "validation").iterdir())
+    assert not (folder / "reports" / "tiers").exists()  # the HTML report is DuckDB only
+    # The Parquet export is in the same folder, and holds the daily run's publication.
+    marker = json.loads((folder / "exports" / ".published.json").read_text(encoding="utf-8"))
+    assert marker["published_at"] == pg_publication(published.pg_url)
+
+
+# --- the Parquet export, on both targets ------------------------------------------------
+
+
+def pg_publication(url: str) -> str:
+    """The stamp of the last publish in a Postgres warehouse, as the pipeline reads it."""
+    warehouse = PostgresWarehouse(PgParams.from_url(psycopg_url(url)), Path("unused.duckdb"))
+    with warehouse.connect(read_only=True) as con:
+        publication = publish.last_publication(con)
+    assert publication is not None
+    return publication.published_at
+
+
+def export_rows(root: Path, table: str) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]]]:
+    """An exported table read back by DuckDB (hive partitions): (column, type) pairs, rows."""
+    single = root / table / f"{table}.parquet"
+    files = f"{single}" if single.exists() else f"{root / table}/**/*.parquet"
+    relation = duckdb.sql(f"select * from read_parquet('{files}', hive_partitioning = true)")
+    return list(zip(relation.columns, map(str, relation.types), strict=True)), relation.fetchall()
+
+
+def exported_tables(root: Path) -> list[str]:
+    return sorted(path.name for path in root.iterdir() if not path.name.startswith("."))
+
+
+def export_differences(root: Path, other: Path) -> dict[str, list[str]]:
+    """How two exports' tables differ, read back by DuckDB, rows in any order (empty:
+    the same tables with the same columns, types and rows)."""
+    names = exported_tables(root)
+    assert names == exported_tables(other)
+    found = {}
+    for name in names:
+        (columns, rows), (other_columns, other_rows) = (
+            export_rows(folder, name) for folder in (root, other)
+        )
+        if columns != other_columns:
+            found[name] = [f"columns differ: {columns} against {other_columns}"]
+            continue
+        found[name] = row_differences([column for column, _ in columns], rows, other_rows)
+    return {name: problems for name, problems in found.items() if problems}
+
+
+@pytest.mark.integration
+def test_the_parquet_export_equals_duckdb_export(published: Published) -> None:
+    """The daily run's export on each target: the same files, each file with the same
+    Parquet schema (types and nullability), the same rows; and the Postgres export holds
+    the Postgres marts row for row."""
+    pg_root, duck_root = published.exports("postgres"), published.exports("duckdb")
+    names = exported_tables(pg_root)
+    assert names == exported_tables(duck_root) and len(names) == 9
+    assert set(parquet_files(pg_root)) == set(parquet_files(duck_root))
+    for path in parquet_files(pg_root):
+        assert pq.read_schema(pg_root / path) == pq.read_schema(duck_root / path), path
+    assert export_differences(pg_root, duck_root) == {}
+    found = {}
+    for name in names:
+        columns, exported = export_rows(pg_root, name)
+        listed = [column for column, _ in columns]
+        in_marts = pg_rows(published.pg_url, f"select {', '.join(listed)} from marts.{name}")
+        assert len(exported) > 0, name
+        found[name] = row_differences(listed, exported, in_marts)
+    assert {name: problems for name, problems in found.items() if problems} == {}
+    # The contract's types, read back as a reader would.
+    history = read_export(pg_root, "customer_tier_history")
+    assert history.schema.field("contribution").type == pa.decimal128(18, 2)
+    assert history.schema.field("as_of_date").type == pa.date32()
+    assert (
+        history.num_rows
+        == pg_rows(published.pg_url, "select count(*) from marts.customer_tier_history")[0][0]
+    )
+    tiers = pd.read_parquet(pg_root / "customer_tiers" / "customer_tiers.parquet")
+    assert {type(value) for value in tiers["contribution"]} == {Decimal}
+    assert {type(value) for value in tiers["as_of_date"]} == {date}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("target", ["postgres", "duckdb"])
+def test_the_daily_run_rewrote_only_its_day(published: Published, target: str) -> None:
+    """The daily run rewrote the latest-only files and its day's partitions, nothing else,
+    on both targets alike."""
+    before, root = published.backfill_files[target], published.exports(target)
+    after = parquet_files(root)
+    changed = {path for path, stat in after.items() if before.get(path) != stat}
+    manifest = transform.manifest_path(published.folder(target) / "tiers.duckdb")
+    models = publish.published_models(manifest)
+    latest = {f"{m.name}/{m.name}.parquet" for m in models if m.mode != "as_of_partitions"}
+    new_day = {path for path in after if f"/as_of_date={NEXT_DAY}/" in path and path not in before}
+    assert "customer_tier_history/as_of_date=2024-01-11/data.parquet" in new_day
+    assert changed == latest | new_day
+    assert set(before) <= set(after)
 
 
 @pytest.mark.integration
@@ -290,6 +417,98 @@ def test_dbt_docs_describe_every_published_column_on_both_targets(
         assert all(declared.values()), f"{node['name']}: a column without a description"
         in_database = {name.lower() for name in catalog[unique_id]["columns"]}
         assert in_database == set(declared), node["name"]
+
+
+@pytest.mark.integration
+def test_a_failed_postgres_export_leaves_the_previous_one_and_the_next_repairs_it(
+    published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daily publication exported again over the backfill's export, from the Postgres
+    warehouse, failing after its first table: the previous export stays byte for byte, no
+    staging is left; the next export rewrites only the day and equals the daily run's."""
+    monkeypatch.setenv(URL_ENV, psycopg_url(published.pg_url))
+    folder = tmp_path / "local"
+    shutil.copytree(published.folder("postgres"), folder)
+    settings = Settings(target="postgres", warehouse=folder / "tiers.duckdb")
+    root = exports.exports_dir(settings.warehouse)
+    shutil.rmtree(root)
+    shutil.copytree(published.backfill_exports["postgres"], root)
+    previous_files, previous_marker = parquet_files(root), (root / exports.MARKER).read_text()
+    models = publish.published_models(transform.manifest_path(settings.warehouse))
+    previous = json.loads(previous_marker)["published_at"]
+    delta = publish.SnapshotDelta(previous, models, NEXT_DAY, NEXT_DAY)
+
+    real = exports.write_table
+    calls: list[str] = []
+
+    def fails_after_the_first_table(*args: Any, **kwargs: Any) -> exports.TableExport:
+        if calls:
+            raise OSError("disk full")
+        calls.append("first")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(exports, "write_table", fails_after_the_first_table)
+    with pytest.raises(OSError, match="disk full"):
+        exports.refresh(settings, delta)
+    monkeypatch.setattr(exports, "write_table", real)
+    assert parquet_files(root) == previous_files
+    assert (root / exports.MARKER).read_text() == previous_marker
+    assert not (root / exports.STAGING).exists()
+
+    exported = exports.refresh(settings, delta)
+    assert exported is not None and not exported.whole and exported.as_of == NEXT_DAY
+    assert exported.published_at == pg_publication(published.pg_url)
+    daily = parquet_files(published.exports("postgres"))
+    assert set(parquet_files(root)) == set(daily)
+    assert export_differences(root, published.exports("postgres")) == {}
+    history = next(table for table in exported.tables if table.name == "customer_tier_history")
+    assert history.files == 1  # the day, not the backfill's ten dates again
+    assert exports.refresh(settings, delta) is None  # it holds that publication now
+
+
+@pytest.mark.integration
+def test_export_command_on_postgres(
+    published: Published,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """`tiering export --target postgres` writes the run's layout into any folder (rows
+    fetched 7 at a time here, so an as-of date's rows span batches and batches span
+    dates, and still one file per date); it waits for a run holding the warehouse (from
+    any host: the advisory lock), and a database with nothing published is a usage
+    error."""
+    monkeypatch.setenv(URL_ENV, psycopg_url(published.pg_url))
+    monkeypatch.setattr(pg_arrow, "BATCH_ROWS", 7)
+    warehouse = str(published.folder("postgres") / "tiers.duckdb")
+    out = tmp_path / "out"
+    args = ["export", "--target", "postgres", "--format", "parquet", "--out", str(out)]
+    assert cli.main([*args, "--warehouse", warehouse]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert set(parquet_files(out)) == set(parquet_files(published.exports("postgres")))
+    assert export_differences(out, published.exports("postgres")) == {}
+    tiers = pg_rows(published.pg_url, "select count(*) from marts.customer_tiers")[0][0]
+    assert f"customer_tiers\t1 file\t{tiers} rows" in lines
+    assert f"customer_tier_history\t{(NEXT_DAY - FIRST).days + 1} partitions\t" in "\n".join(lines)
+    assert lines[-1].startswith(f"Parquet export as of {NEXT_DAY} in {out}")
+    assert lines[-1].endswith("(every table whole)")
+
+    # A run on another host holds the warehouse: the export waits, here 0 s, then exit 1.
+    config = tmp_path / "tiering.yml"
+    config.write_text("lock_timeout_seconds: 0\n", encoding="utf-8")
+    elsewhere = open_warehouse(Settings(target="postgres", warehouse=tmp_path / "b" / "t.duckdb"))
+    busy = tmp_path / "busy"
+    with elsewhere.lock(True, 0, "backfill elsewhere"):
+        code = cli.main(["--config", str(config), *args[:-1], str(busy), "--warehouse", warehouse])
+    assert code == EXIT_FAILURE
+    assert "backfill elsewhere" in " ".join(capsys.readouterr().err.split())
+    assert list(busy.rglob("*.parquet")) == []
+
+    monkeypatch.setenv(URL_ENV, psycopg_url(new_database(published.pg_url, "nothing_yet")))
+    empty = tmp_path / "empty"
+    assert cli.main([*args[:-1], str(empty), "--warehouse", warehouse]) == EXIT_USAGE
+    assert "no published tables" in capsys.readouterr().err
+    assert not empty.exists()
 
 
 @pytest.mark.integration

@@ -13,7 +13,8 @@ surface, so load, transform, publish and the pipeline are written once:
   `fetchone`, `df`, `arrow`), transactions, bulk-loading a DataFrame into a typed temp table
   (DuckDB: register and insert; Postgres: COPY), table and column introspection, the few
   statements whose spelling differs (create table like the build's, an order-independent
-  row checksum, replacing a table), reader grants.
+  row checksum, replacing a table), reader grants, a read that sees one committed state,
+  and Parquet files written from a query (the export, customer_tiering.exports).
 
 SQL written against a Connection is the common subset of both dialects; whatever differs
 is a method here. The `warehouse` setting always names a local file path: on DuckDB the
@@ -101,6 +102,21 @@ class Connection(ABC):
     @abstractmethod
     def checkpoint(self) -> None:
         """Make committed work durable in the warehouse's own storage."""
+
+    @abstractmethod
+    def consistent_read(self) -> AbstractContextManager[None]:
+        """A block whose statements all read one committed state, however long it runs:
+        an export reads the publication record and every published table in one, so they
+        cannot come from two publishes."""
+
+    @abstractmethod
+    def write_parquet(self, select: str, path: Path, partition_by: str | None = None) -> int:
+        """Write the rows of `select` as Parquet with DuckDB's writer (so both engines
+        write the same column types: DECIMAL(p,s), DATE, LIST); return the rows written.
+        Without `partition_by`: one file `path`. With it: a folder `path` holding, per value
+        of that column, `<column>=<value>/` with one Parquet file (named as the engine
+        names it) without the column (hive partitions); nothing for no rows. Memory stays
+        bounded: a batch of rows (whole partitions) at a time."""
 
     def table_exists(self, schema: str, table: str) -> bool:
         return bool(

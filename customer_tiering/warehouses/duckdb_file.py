@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,11 @@ def connect_duckdb(
     """A DuckDB connection under the run's memory cap: every connection the pipeline opens
     (the warehouse, and in-memory sessions that attach files to copy between them)."""
     return duckdb.connect(database, read_only=read_only, config={"memory_limit": memory_limit()})
+
+
+def sql_path(path: Path) -> str:
+    """`path` as an SQL string literal (for COPY ... TO and ATTACH)."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def bi_snapshot_path(warehouse: Path) -> Path:
@@ -123,6 +128,17 @@ class DuckDBConnection(Connection):
 
     def checkpoint(self) -> None:
         self.duck.execute("checkpoint")
+
+    def consistent_read(self) -> AbstractContextManager[None]:
+        """A transaction: DuckDB's are snapshots."""
+        return self.transaction()
+
+    def write_parquet(self, select: str, path: Path, partition_by: str | None = None) -> int:
+        """One COPY; a partitioned one writes every partition in one pass over the rows."""
+        options = "format parquet" + (f", partition_by ({partition_by})" if partition_by else "")
+        return self.duck.execute(f"copy ({select}) to {sql_path(path)} ({options})").fetchall()[0][
+            0
+        ]
 
 
 class DuckDBWarehouse(Warehouse):

@@ -5,12 +5,14 @@ The connection URL comes from the environment variable TIERING_PG_URL
 the same connection as TIERING_PG_HOST, _PORT, _USER, _PASSWORD and _DATABASE, which the
 `postgres` output of dbt_project/profiles.yml reads.
 
-Local files: the `warehouse` setting still names a local path, but no file is written
-there. Its folder holds what belongs to this machine: dbt's state (`.<name>_dbt/`), the
-Airflow run folders (`.runs/`), the validation and tier reports (`reports/`) and the lock
-file; quarantine keeps its own setting. There is no BI snapshot file: BI tools read schema
-`marts` directly as members of the read-only role `tiering_reader` (Postgres readers see
-the last committed publish and never block a build).
+Local files: the `warehouse` setting still names a local path, but no warehouse file is
+written there. Its folder holds what belongs to this machine: dbt's state (`.<name>_dbt/`),
+the Airflow run folders (`.runs/`), the validation reports (`reports/validation/`), the
+Parquet export (`exports/`, customer_tiering.exports) and the lock file; quarantine keeps
+its own setting. There is no BI snapshot file (nor the HTML tier report, which reads it):
+BI tools read schema `marts` directly as members of the read-only role `tiering_reader`
+(Postgres readers see the last committed publish and never block a build; a query still
+running when a publish commits delays the publish, whose DROP TABLE waits for it).
 
 Reader role: each publish makes sure the role exists (`create role tiering_reader nologin`
 when missing; the pipeline's user then needs CREATEROLE, or a DBA creates the role once)
@@ -33,7 +35,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,7 @@ import psycopg
 import pyarrow as pa
 
 from customer_tiering.errors import ConfigError, TieringError, WarehouseBusy
-from customer_tiering.warehouses import Connection, Warehouse
+from customer_tiering.warehouses import Connection, Warehouse, pg_arrow
 
 URL_ENV = "TIERING_PG_URL"
 DBT_ENV = ("TIERING_PG_HOST", "TIERING_PG_PORT", "TIERING_PG_USER", "TIERING_PG_PASSWORD")
@@ -161,7 +163,9 @@ class PostgresConnection(Connection):
             yield
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        return pa.Table.from_pandas(self.execute(sql, params).df(), preserve_index=False)
+        """Each column typed from its Postgres type (customer_tiering.warehouses.pg_arrow),
+        not inferred from the values."""
+        return pg_arrow.table(self.pg.execute(placeholders(sql, params), params))
 
     def stage(self, name: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
         """COPY `frame` as CSV into a new temp table typed `types`: Postgres parses each
@@ -227,6 +231,29 @@ class PostgresConnection(Connection):
     def checkpoint(self) -> None:
         """Nothing: a commit is durable once the server acknowledged it."""
 
+    @contextmanager
+    def consistent_read(self) -> Iterator[None]:
+        """A REPEATABLE READ, READ ONLY transaction: one snapshot for every statement.
+        (It does not guard against a publish meanwhile: a table dropped and re-created
+        after the snapshot was taken reads as empty in it. Readers that must not see
+        that hold the warehouse lock, customer_tiering.published.reading_lock.)"""
+        with self.pg.transaction():
+            self.pg.execute("set transaction isolation level repeatable read, read only")
+            yield
+
+    def write_parquet(self, select: str, path: Path, partition_by: str | None = None) -> int:
+        """Stream the rows through a server-side cursor (in a transaction: a savepoint
+        inside consistent_read) into DuckDB's writer, a batch or one partition at a time;
+        partitioned, the server sorts the rows by the partition column."""
+        query = (
+            select
+            if partition_by is None
+            else (f"select * from ({select}) as exported order by {partition_by}")
+        )
+        with self.pg.transaction(), self.pg.cursor(name="tiering_parquet") as cursor:
+            cursor.execute(query)
+            return pg_arrow.write_parquet(cursor, path, partition_by)
+
 
 class PostgresWarehouse(Warehouse):
     """A Postgres database; `local` names the folder for this machine's files."""
@@ -288,7 +315,11 @@ class PostgresWarehouse(Warehouse):
                 time.sleep(POLL_SECONDS)
             yield
         finally:
-            pg.close()  # ends the session, which releases the lock
+            # Released before the session ends: closing alone releases the lock only when
+            # the server process has exited, and a lock taken at once may still find it.
+            with suppress(psycopg.Error):  # a broken connection: the server ends it anyway
+                pg.execute("select pg_advisory_unlock_all()")
+            pg.close()
 
     def holders(self, pg: psycopg.Connection[Any]) -> str:
         """Who holds the advisory lock, from the application name of its session."""
