@@ -24,9 +24,13 @@ On DuckDB, BI tools read a snapshot file (`bi/<name>.duckdb`), a copy of schema 
 new file and swapped in with `os.replace`: never half-written, never locking the
 warehouse. It is refreshed after every publish; a run killed between the two leaves the
 old snapshot, which the next run replaces. When the snapshot holds the publication just
-before this one, the new file is a byte copy of it with this publish's changes applied
-(the as-of dates recomputed, the latest-only marts), so a daily run does not copy the
-whole history again.
+before this one, only this publish's changes are written (the as-of dates recomputed, the
+latest-only marts), not the whole schema: into the spare file (`bi/.<name>.duckdb.spare`,
+the snapshot before the current one, kept by a hard link when it was swapped out), which
+then gets the changes of the last two publishes and is swapped in, so a daily run writes
+a day, not a copy of the whole history; or, when there is no spare or a BI tool still
+holds it open (DuckDB's file lock), into a byte copy of the current file. The spare costs
+the disk space of a second snapshot.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -205,6 +209,18 @@ def snapshot_marker(snapshot: Path) -> Path:
     return snapshot.with_name(f".{snapshot.name}.published")
 
 
+def spare_snapshot(snapshot: Path) -> Path:
+    """The snapshot file before the current one, kept (a hard link taken at the swap) so
+    the next publish can bring it up to date in place rather than copy the whole file."""
+    return snapshot.with_name(f".{snapshot.name}.spare")
+
+
+def spare_record(snapshot: Path) -> Path:
+    """How the current snapshot differs from the spare: their publications and the as-of
+    dates the publish between them replaced."""
+    return snapshot.with_name(f".{snapshot.name}.spare.json")
+
+
 @dataclass(frozen=True)
 class SnapshotDelta:
     """What one publish changed, for a snapshot that holds the publication before it."""
@@ -213,6 +229,10 @@ class SnapshotDelta:
     models: list[PublishedModel]
     history_start: date
     as_of: date
+
+    def dates(self) -> dict[str, str]:
+        """The as-of dates it replaced, for the spare record."""
+        return {"history_start": self.history_start.isoformat(), "as_of": self.as_of.isoformat()}
 
 
 def refresh_snapshot(
@@ -231,39 +251,97 @@ def refresh_snapshot(
     if not force and held == stamp:
         return snapshot
     applied = delta is not None and held == delta.previous_published_at
-    if not (applied and apply_delta(warehouse, snapshot, delta)):
+    if (
+        applied
+        and delta is not None
+        and (apply_to_spare(warehouse, snapshot, delta) or apply_delta(warehouse, snapshot, delta))
+    ):
+        record = {"spare": held, "current": stamp, **delta.dates()}
+        write_atomically(spare_record(snapshot), json.dumps(record))
+    else:
+        spare_record(snapshot).unlink(missing_ok=True)
+        spare_snapshot(snapshot).unlink(missing_ok=True)
         export_snapshot(warehouse, snapshot)
-    tmp = marker.with_name(marker.name + ".tmp")
-    tmp.write_text(stamp, encoding="utf-8")
-    os.replace(tmp, marker)
+    write_atomically(marker, stamp)
     return snapshot
 
 
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def apply_to_spare(warehouse: Path, snapshot: Path, delta: SnapshotDelta) -> bool:
+    """Bring the spare snapshot (the publication before the current one's) up to this
+    publication in place and swap it in; the current file becomes the spare. False, with
+    nothing swapped, when there is no spare of the current file's previous publication,
+    a BI tool holds it open (DuckDB's file lock), or the tables changed: the caller then
+    copies the current file instead."""
+    spare, record = spare_snapshot(snapshot), spare_record(snapshot)
+    try:
+        changes = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not spare.exists() or changes.get("current") != delta.previous_published_at:
+        return False
+    # From the spare's publication: the publish before this one replaced changes' dates.
+    first = min(date.fromisoformat(changes["history_start"]), delta.history_start)
+    last = max(date.fromisoformat(changes["as_of"]), delta.as_of)
+    record.unlink()  # the spare is about to change: no record of it until the swap
+    try:
+        applied = apply_models(warehouse, spare, replace(delta, history_start=first, as_of=last))
+    except (duckdb.IOException, duckdb.ResourceInUseException):  # a reader holds it open
+        return False
+    if applied:
+        swap_in(spare, snapshot)
+    return applied
+
+
 def apply_delta(warehouse: Path, snapshot: Path, delta: SnapshotDelta) -> bool:
-    """Write a copy of `snapshot` with `delta` applied and swap it in; False (nothing
-    swapped in) when the set of tables or a history mart's columns changed, so the caller
-    exports the whole schema instead."""
+    """Write a copy of `snapshot` with `delta` applied and swap it in (the current file
+    becomes the spare); False (nothing swapped in) when the set of tables or a history
+    mart's columns changed, so the caller exports the whole schema instead."""
     tmp = snapshot.with_name(f".{snapshot.name}.tmp")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     shutil.copyfile(snapshot, tmp)
+    if not apply_models(warehouse, tmp, delta):
+        tmp.unlink(missing_ok=True)
+        return False
+    swap_in(tmp, snapshot)
+    return True
+
+
+def apply_models(warehouse: Path, target: Path, delta: SnapshotDelta) -> bool:
+    """Apply `delta` to the snapshot file `target` in one transaction; False when the set
+    of tables or a history mart's columns changed."""
     source, schema = warehouse.stem, PUBLISHED_SCHEMA
     con = connect_duckdb()
     try:
         con.execute(f"attach '{warehouse.resolve()}' as \"{source}\" (read_only)")
-        con.execute(f"attach '{tmp}' as snapshot")
+        con.execute(f"attach '{target}' as snapshot")
+        con.execute("begin")
         applied = same_tables(con, source, "snapshot", schema) and all(
             apply_model(con, f'"{source}".{schema}."{model.name}"', model, delta)
             for model in delta.models
         )
+        con.execute("commit" if applied else "rollback")
         con.execute("detach snapshot")
     finally:
         con.close()
-    if not applied:
-        tmp.unlink(missing_ok=True)
-        return False
-    os.replace(tmp, snapshot)
-    return True
+    return applied
+
+
+def swap_in(new: Path, snapshot: Path) -> None:
+    """Make `new` the snapshot; the file it replaces becomes the spare (readers that have
+    it open keep reading it)."""
+    spare = spare_snapshot(snapshot)
+    keep = spare.with_name(spare.name + ".tmp")
+    keep.unlink(missing_ok=True)
+    os.link(snapshot, keep)
+    os.replace(new, snapshot)
+    os.replace(keep, spare)
 
 
 def same_tables(con: duckdb.DuckDBPyConnection, source: str, target: str, schema: str) -> bool:

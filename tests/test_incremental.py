@@ -10,6 +10,10 @@ prices and trailing windows read it.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from tests.conftest import (
     DEMO_NEXT_DAY,
     DEMO_SCALE,
     WHOLE_EXPORTS,
+    copy_demo_folder,
     published_checksums,
     table_checksum,
 )
@@ -128,3 +133,54 @@ def test_a_daily_run_applies_its_changes_to_the_bi_snapshot(demo_next_day: Path)
     with duckdb.connect(str(snapshot), read_only=True) as con:
         latest = con.execute("select max(as_of_date) from marts.customer_tier_history").fetchall()
     assert latest[0][0] == DEMO_NEXT_DAY
+
+
+@contextmanager
+def reader_holding(database: Path) -> Iterator[None]:
+    """Another process with `database` open read-only, as a BI tool keeps it."""
+    code = (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1], read_only=True);"
+        " print('open', flush=True); time.sleep(600)"
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", code, str(database)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "open"
+        yield
+    finally:
+        reader.kill()
+        reader.wait()
+
+
+def test_successive_daily_runs_write_into_the_spare_snapshot(
+    demo_next_day: Path, tmp_path: Path
+) -> None:
+    """A daily run after a daily run brings the spare snapshot (the file before the current
+    one) up to date in place and swaps it in, rather than copying the current file; while
+    a BI tool holds the spare open, it copies the current file. Every snapshot equals the
+    published tables."""
+    settings = copy_demo_folder(demo_next_day, tmp_path / "wh")
+    snapshot = publish.bi_snapshot_path(settings.warehouse)
+    spare = publish.spare_snapshot(snapshot)
+    assert spare.exists(), "the daily run kept no spare"
+
+    def published_in_snapshot() -> bool:
+        published = published_checksums(settings.warehouse)
+        return published == {table: table_checksum(snapshot, table) for table in published}
+
+    spare_file, current_file = spare.stat().st_ino, snapshot.stat().st_ino
+    pipeline.run(settings, DEMO_NEXT_DAY + timedelta(days=1), DEMO_NEXT_DAY + timedelta(days=1))
+    assert snapshot.stat().st_ino == spare_file, "the spare was not the file swapped in"
+    assert spare.stat().st_ino == current_file
+    assert published_in_snapshot()
+
+    spare_file, current_file = spare.stat().st_ino, snapshot.stat().st_ino
+    with reader_holding(spare):  # a BI tool still reading the old file
+        pipeline.run(settings, DEMO_NEXT_DAY + timedelta(days=2), DEMO_NEXT_DAY + timedelta(days=2))
+    assert snapshot.stat().st_ino not in (spare_file, current_file), "a held spare was written"
+    assert spare.stat().st_ino == current_file
+    assert published_in_snapshot()
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        latest = con.execute("select max(as_of_date) from marts.customer_tier_history").fetchall()
+    assert latest[0][0] == DEMO_NEXT_DAY + timedelta(days=2)
