@@ -17,8 +17,10 @@ Steps, into a scratch warehouse (`--workdir`, default a new temp folder):
    extrapolated to every date). Both are checked against `marts.customer_tier_history
    .abc_tier`; any disagreement fails the script (exit 1).
 
-Peak RSS is of all processes together (this one and its dbt children), sampled from /proc
-every 100 ms during each step. Ratios compare a step with the baselines computing the same
+Each generation and pipeline run starts in a new interpreter, as `tiering run` does, so
+one step's leftover heap never counts in the next. Peak RSS is of all processes together
+(this one, the step's and its dbt children), sampled from /proc every 100 ms during each
+step. Ratios compare a step with the baselines computing the same
 as-of dates (all of them for the backfill, one for a daily run). Not part of the test
 suite: speed is measured here, not asserted (tests/test_benchmark_smoke.py runs it tiny).
 """
@@ -26,17 +28,19 @@ suite: speed is measured here, not asserted (tests/test_benchmark_smoke.py runs 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -49,6 +53,8 @@ from customer_tiering.config import DBT_PROJECT_DIR, DemoSettings, Settings
 from customer_tiering.rules import Rules, dbt_var_defaults, effective_rules
 from customer_tiering.sources.demo import DEMO_EPOCH, DemoSource
 from customer_tiering.sources.demo.drops import write_parquet_drops
+
+T = TypeVar("T")
 
 _PANDAS_ALL_DATES_UP_TO = 2_000_000  # sales lines; above, pandas runs on a sample of dates
 
@@ -102,6 +108,13 @@ class MemorySampler:
         assert self._thread is not None
         self._thread.join()
         return self.peak_kb / 1024
+
+
+def in_fresh_process(function: Callable[..., T], *args: object) -> T:
+    """function(*args) in a new interpreter, as `tiering run` starts: the sampler sees
+    each step's memory alone, not what an earlier step left in this process's heap."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
 
 
 @dataclass
@@ -408,8 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     with report.step(f"generate: demo -> Parquet drops {args.start}..{next_day}") as step:
         demo = settings.demo
         source = DemoSource(demo.seed, demo.customers, demo.lines_per_day)
-        files = write_parquet_drops(source, args.start, next_day, workdir / "landing")
-        del source
+        files = in_fresh_process(
+            write_parquet_drops, source, args.start, next_day, workdir / "landing"
+        )
     with duckdb.connect() as con:
         pattern = str(workdir / "landing" / "sales_lines" / "*.parquet")
         lines = con.execute(f"select count(*) from read_parquet('{pattern}')").fetchone()[0]
@@ -423,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for label, first, last, dates in runs:
             with report.step(label, dates) as step:
-                result = pipeline.run(settings, first, last, console)
+                result = in_fresh_process(pipeline.run, settings, first, last)
             step.detail = " · ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
 
     problems: list[str] = []
