@@ -128,6 +128,9 @@ class RunContext:
     # Whether the published tables were current before this run loaded anything (see
     # `unchanged`); decided at the first check.
     current: bool | None = None
+    # A dbt child importing dbt while the run ingests (the command line's; a DAG task
+    # runs one step per process, so it has none).
+    dbt: transform.PrestartedDbt | None = None
     warehouse: Warehouse = field(init=False)
 
     def __post_init__(self) -> None:
@@ -415,7 +418,12 @@ def build(ctx: RunContext) -> RunResult:
         ctx.console.log(f"dbt build: tier history for {history_start}..{as_of}")
         with timed(timings, "transform"):
             transform.build(
-                warehouse, as_of, history_start, settings.rules, ctx.window.full_refresh
+                warehouse,
+                as_of,
+                history_start,
+                settings.rules,
+                ctx.window.full_refresh,
+                prestarted=ctx.dbt,
             )
         with timed(timings, "publish"):
             models = publish.published_models(transform.manifest_path(settings.warehouse))
@@ -470,7 +478,7 @@ def run(
     ctx = RunContext(settings, Window(start, end, full_refresh), MemoryStore())
     if console is not None:
         ctx.console = console
-    with ctx.lock(exclusive=True):
+    with ctx.lock(exclusive=True), transform.prestarted(ctx.warehouse) as ctx.dbt:
         prepare(ctx)
         # The source (the demo's month caches) is let go before dbt starts beside this process.
         ingest(ctx, source or open_source(settings))

@@ -134,22 +134,29 @@ def parse(line: str) -> tuple[str, str, str, dict[str, Any]]:
         return "", level, text, {}
 
 
+def start_logged(command: list[str], env: dict[str, str], **popen: Any) -> subprocess.Popen[str]:
+    """Start dbt's `command`, its stdout (JSON events, stderr with it) for run_logged."""
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen
+    )
+
+
 def run_logged(
-    command: list[str], env: dict[str, str], log_file: Path, console: Console | None = None
+    command: list[str] | subprocess.Popen[str],
+    env: dict[str, str],
+    log_file: Path,
+    console: Console | None = None,
 ) -> tuple[int, Tally]:
-    """Run the dbt `command` (which logs JSON to stdout), writing its log to `log_file` and
-    showing progress or the streamed log; return its exit code and the tally."""
+    """Run the dbt `command` (which logs JSON to stdout), or follow one started already,
+    writing its log to `log_file` and showing progress or the streamed log; return its
+    exit code and the tally."""
     console = console or Console(stderr=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     stream = is_streaming()
     tally = Tally()
     began = time.monotonic()
-    with (
-        log_file.open("w", encoding="utf-8") as log,
-        subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ) as process,
-    ):
+    started = command if isinstance(command, subprocess.Popen) else start_logged(command, env)
+    with log_file.open("w", encoding="utf-8") as log, started as process:
         assert process.stdout is not None
         if stream:
             follow(process.stdout, log, tally, echo=sys.stdout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -37,3 +38,23 @@ def test_a_new_as_of_date_reparses_no_file(tmp_path: Path) -> None:
     ]
     assert partial, "the second parse did not try partial parsing"
     assert "no changes found" in partial[-1]
+
+
+def test_a_prestarted_dbt_runs_the_command_it_is_handed(tmp_path: Path) -> None:
+    """The command line starts dbt while it ingests; the build hands that child its job."""
+    warehouse = DuckDBWarehouse(tmp_path / "tiers.duckdb")
+    env = {transform.AS_OF_ENV: AS_OF.isoformat(), transform.HISTORY_START_ENV: AS_OF.isoformat()}
+    with transform.prestarted(warehouse) as dbt:
+        child = dbt.process
+        assert child is not None
+        transform.run_dbt(transform.dbt_args("parse", warehouse), warehouse, env, prestarted=dbt)
+        assert dbt.process is None, "the job did not go to the prestarted child"
+    assert child.returncode == 0
+    manifest = transform.manifest_path(warehouse.local).read_text(encoding="utf-8")
+    assert '"model.customer_tiering.customer_tier_history"' in manifest
+
+
+def test_an_unused_prestarted_dbt_is_ended_at_once(tmp_path: Path) -> None:
+    with transform.prestarted(DuckDBWarehouse(tmp_path / "tiers.duckdb")) as dbt:
+        child = dbt.process
+    assert child is not None and child.returncode == -signal.SIGKILL
