@@ -29,7 +29,8 @@ UNIT_TESTS = {
     "tier_rules_after_hysteresis_hold",
     "price_exceptions_big_customer_paying_less",
     "tier_outlooks_develop_conditions",
-    "tier_outlooks_projection_and_peers",
+    "tier_outlooks_run_rate_projection",
+    "tier_outlooks_growth_peers",
     "customers_versioned_collapses_unchanged_snapshots",
     "customers_versioned_from_the_snapshot_in_force",
 }
