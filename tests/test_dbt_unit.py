@@ -26,9 +26,11 @@ UNIT_TESTS = {
     "contributions_cumulative_share_and_cut",
     "tier_history_hysteresis_holds_demotions",
     "tier_history_rules_in_order",
+    "tier_rules_after_hysteresis_hold",
     "price_exceptions_big_customer_paying_less",
     "tier_outlooks_develop_conditions",
-    "tier_outlooks_projection_and_peers",
+    "tier_outlooks_run_rate_projection",
+    "tier_outlooks_growth_peers",
     "customers_versioned_collapses_unchanged_snapshots",
     "customers_versioned_from_the_snapshot_in_force",
 }

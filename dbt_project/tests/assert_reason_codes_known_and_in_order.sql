@@ -1,5 +1,5 @@
 -- reason_codes holds only the documented codes, each at most once, in rule order
--- (customer_tier_history.sql, marts/tiers/_tiers__models.yml): put the codes a row holds back
+-- (customer_tier_history.sql, marts/tiers/_tiers__history.yml): put the codes a row holds back
 -- together in the documented order and compare. Only the build's as-of dates are read.
 with
 

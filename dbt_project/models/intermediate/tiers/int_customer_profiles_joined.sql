@@ -1,7 +1,8 @@
 -- One row per customer per as-of date of the build with every figure the tier rules read:
 -- contribution and ABC, profit and cost to serve, loyalty, growth, credit (point in time),
 -- the customer master valid that day, and each rule's condition as a boolean. The rules
--- themselves (order, caps, reason codes, hysteresis) are applied in customer_tier_history.
+-- themselves (order, caps, reason codes, hysteresis) are applied in int_customer_tiers_held
+-- (hysteresis) and int_customer_tiers_ruled, the steps of customer_tier_history.
 {%- set window_days = var('window_days') | int %}
 {%- set recent_days = var('churn_recent_days') | int %}
 {%- set credit_columns = ['open_balance'] -%}

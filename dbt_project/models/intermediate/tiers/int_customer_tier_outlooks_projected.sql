@@ -1,66 +1,20 @@
 -- Where each customer is heading, per customer per as-of date of the build (DOMAIN.md §1
--- "tiers move", §4 growth): its recent run rate placed against the day's cut points, and
--- the two outlook alerts of customer_alerts (vars under "4b. Outlook" in dbt_project.yml).
---   run_rate_contribution  recent_contribution (the basis over the last outlook_run_rate_days
---                          days) x window_days / outlook_run_rate_days: annualised
---   projected_tier         against the as-of date's cut points, the smallest contribution that
---                          is ABC A (a_cut_point) and ABC B (b_cut_point) that day: A at or
---                          above the A cut point, B at or above the B one, C above zero, else D
---   is_tier_at_risk        final tier A or B and projected tier below it (the 365-day tier has
---                          not fallen yet; the run rate says it will)
+-- "tiers move", §4 growth): the two outlook alerts of customer_alerts (vars under "4b.
+-- Outlook" in dbt_project.yml). int_customer_run_rates_projected places the recent run rate
+-- against the day's cut points (projected_tier, is_tier_at_risk); this model adds the
+-- develop_candidate conditions:
 --   is_develop_candidate   final tier B or C, active in most months, growing year over year and
 --                          month over month, yoy growth in the top share of its tier that day,
 --                          paying on time, profit rate not below its tier's median that day,
 --                          and no chicken_rib, price_chaser, credit_overdue or credit_limit flag
--- Peers, medians and cut points are per as-of date over that date's rows, so one build
--- computes every date at once and no date sees another (or later data).
-{%- set window_days = var('window_days') | int %}
-{%- set run_rate_days = var('outlook_run_rate_days') | int %}
+-- Peers and medians are per as-of date over that date's rows, so one build computes every
+-- date at once and no date sees another (or later data).
 
 with
 
-history as (
-
-    select * from {{ ref('customer_tier_history') }}
-
-),
-
-cut_points as (
-
-    select
-        as_of_date,
-        min(case when abc_tier = 'A' then contribution end) as a_cut_point,
-        min(case when abc_tier = 'B' then contribution end) as b_cut_point
-    from history
-    group by as_of_date
-
-),
-
-run_rates as (
-
-    select
-        history.*,
-        cut_points.a_cut_point,
-        cut_points.b_cut_point,
-        cast(history.recent_contribution as {{ type_double() }}) * {{ window_days }} / {{ run_rate_days }}
-            as run_rate_contribution
-    from history
-    inner join cut_points on history.as_of_date = cut_points.as_of_date
-
-),
-
 projected as (
 
-    select
-        *,
-        case
-            when run_rate_contribution >= a_cut_point then 'A'
-            when run_rate_contribution >= b_cut_point then 'B'
-            when run_rate_contribution > 0 then 'C'
-            else 'D'
-        end as projected_tier,
-        case tier when 'A' then a_cut_point when 'B' then b_cut_point end as tier_cut_point
-    from run_rates
+    select * from {{ ref('int_customer_run_rates_projected') }}
 
 ),
 
@@ -128,15 +82,11 @@ final as (
         contribution,
         recent_contribution,
         run_rate_contribution,
-        -- money, typed: Postgres's min() of a money column has no scale
-        cast(a_cut_point as {{ type_money() }}) as a_cut_point,
-        cast(b_cut_point as {{ type_money() }}) as b_cut_point,
+        a_cut_point,
+        b_cut_point,
         projected_tier,
-        cast(tier_cut_point as {{ type_money() }}) as tier_cut_point,
-        case
-            when tier in ('A', 'B')
-                then cast(greatest(tier_cut_point - run_rate_contribution, 0) as {{ type_double() }})
-        end as tier_shortfall,
+        tier_cut_point,
+        tier_shortfall,
         active_months,
         yoy_growth,
         mom_growth,
@@ -152,7 +102,7 @@ final as (
         is_paying_on_time,
         is_profit_rate_at_tier_median,
         has_watch_flag,
-        tier in ('A', 'B') and {{ tier_rank('projected_tier') }} > {{ tier_rank('tier') }} as is_tier_at_risk,
+        is_tier_at_risk,
         tier in ('B', 'C')
         and is_buying_most_months
         and is_growing_yoy

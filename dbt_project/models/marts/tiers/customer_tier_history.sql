@@ -32,169 +32,16 @@
 -- Hysteresis reads the ABC tiers of the days before history_start_date from the published
 -- table and computes the days of the range with a window, so a range build equals the
 -- daily builds of that range.
-{%- set hysteresis = var('hysteresis_evaluations') | int %}
-{%- if hysteresis < 1 %}
-    {{ exceptions.raise_compiler_error("var hysteresis_evaluations must be 1 (off) or more, not " ~ hysteresis) }}
-{%- endif %}
-{%- set d_rank = tier_letters() | length %}
-{#- is_coded_when_held: the code shows whenever the condition holds (flags, and the drop
-    rules, which make a drop candidate even of a customer already D); otherwise only when
-    the rule moved the tier. -#}
-{%- set rules = [
-    {'code': 'one_off_buyer', 'condition': 'is_one_off_buyer', 'max_rank': tier_var_rank('one_off_max_tier'), 'is_coded_when_held': false},
-    {'code': 'chicken_rib', 'condition': 'is_chicken_rib', 'max_rank': tier_var_rank('chicken_rib_max_tier'), 'is_coded_when_held': true},
-    {'code': 'price_chaser', 'condition': 'is_price_chaser', 'max_rank': tier_var_rank('price_chaser_max_tier'), 'is_coded_when_held': true},
-    {'code': 'credit_overdue_cap', 'condition': 'has_serious_overdue', 'max_rank': tier_var_rank('credit_cap_max_tier'), 'is_coded_when_held': false},
-    {'code': 'credit_drop', 'condition': 'has_chronic_overdue', 'max_rank': d_rank, 'is_coded_when_held': true},
-    {'code': 'negative_customer_profit', 'condition': 'has_negative_customer_profit', 'max_rank': d_rank, 'is_coded_when_held': false},
-    {'code': 'blocked', 'condition': 'is_blocked', 'max_rank': d_rank, 'is_coded_when_held': true},
-] %}
+--
+-- Computed in int_customer_tiers_held (rule 1, hysteresis) and int_customer_tiers_ruled
+-- (rules 2-9, reason codes, VIP levels), both compiled into this model (ephemeral): this
+-- model gives them the published shape, the contract's columns in order and types.
 
 with
 
-profiles as (
+tiers as (
 
-    select * from {{ ref('int_customer_profiles_joined') }}
-
-),
-
-{%- if hysteresis > 1 %}
-
-previous_evaluations as (
-
-    {%- if published_exists('customer_tier_history') %}
-    select customer_id, as_of_date, abc_tier
-    from {{ source('published', 'customer_tier_history') }}
-    where
-        as_of_date < {{ history_start_date() }}
-        and as_of_date >= {{ add_days(history_start_date(), 1 - hysteresis) }}
-    {%- else %}
-    select customer_id, as_of_date, abc_tier
-    from profiles
-    where 1 = 0
-    {%- endif %}
-
-),
-
-evaluations as (
-
-    select customer_id, as_of_date, abc_tier from profiles
-    union all
-    select customer_id, as_of_date, abc_tier from previous_evaluations
-
-),
-
--- The best ABC tier of the last N days (days, not evaluations: a day without an
--- evaluation holds nothing): a demotion shows only once all N were below.
-held_tiers as (
-
-    select
-        customer_id,
-        as_of_date,
-        min({{ tier_rank('abc_tier') }}) over (
-            partition by customer_id
-            order by {{ day_number('as_of_date') }}
-            range between {{ hysteresis - 1 }} preceding and current row
-        ) as held_rank
-    from evaluations
-
-),
-
-held as (
-
-    select
-        profiles.*,
-        {{ tier_rank('profiles.abc_tier') }} as abc_rank,
-        least(held_tiers.held_rank, {{ tier_rank('profiles.abc_tier') }}) as rank_1
-    from profiles
-    inner join held_tiers
-        on
-            profiles.customer_id = held_tiers.customer_id
-            and profiles.as_of_date = held_tiers.as_of_date
-
-),
-
-{%- else %}
-
-held as (
-
-    select
-        *,
-        {{ tier_rank('abc_tier') }} as abc_rank,
-        {{ tier_rank('abc_tier') }} as rank_1
-    from profiles
-
-),
-
-{%- endif %}
-
--- cap_<n>: the rank rule n caps the tier at (1, no cap, when it does not hold); rank_<n + 1>
--- the tier after rules 1..n, the worst of rank_1 and those caps (from rank_1, not from
--- rank_<n>: a column alias cannot be read in the same select on every adapter).
-capped as (
-
-    select
-        *,
-        {%- for rule in rules %}
-        case when {{ rule.condition }} then {{ rule.max_rank }} else 1 end as cap_{{ loop.index }}
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    from held
-
-),
-
-ruled as (
-
-    select
-        *,
-        {%- for rule in rules %}
-        {%- set caps = 'cap_' ~ range(1, loop.index + 1) | join(', cap_') %}
-        greatest(rank_1, {{ caps }}) as rank_{{ loop.index + 1 }}{% if not loop.last %},{% endif %}
-        {%- endfor %}
-    from capped
-
-),
-
-{%- set final_rank = 'rank_' ~ (rules | length + 1) %}
-
-coded as (
-
-    select
-        *,
-        {{ tier_from_rank(final_rank) }} as tier,
-        nullif(concat_ws(
-            ';',
-            case when abc_tier = 'D' and contribution <= 0 then 'non_positive_contribution' end,
-            case when abc_tier = 'D' and not has_sales_in_window then 'no_sales_in_window' end,
-            case when rank_1 < abc_rank then 'hysteresis_hold' end,
-            {%- for rule in rules %}
-            {%- if rule.is_coded_when_held %}
-            case when {{ rule.condition }} then '{{ rule.code }}' end,
-            {%- else %}
-            case when rank_{{ loop.index + 1 }} > rank_{{ loop.index }} then '{{ rule.code }}' end,
-            {%- endif %}
-            {%- endfor %}
-            case when is_rebate_rate_high then 'high_rebate_rate' end
-        ), '') as reason_codes,
-        coalesce(has_chronic_overdue, false) or coalesce(is_blocked, false) as is_drop_candidate
-    from ruled
-
-),
-
--- VIP levels inside the final A: by cumulative share of A's (positive) contribution, a
--- customer takes the level where its own share starts, like the ABC cut.
-vip_ranked as (
-
-    select
-        *,
-        sum(case when tier = 'A' and contribution > 0 then contribution else 0 end)
-            over (partition by as_of_date) as a_total_contribution,
-        coalesce(sum(case when tier = 'A' and contribution > 0 then contribution else 0 end) over (
-            partition by as_of_date
-            order by case when tier = 'A' then 0 else 1 end asc, contribution desc, customer_id asc
-            rows between unbounded preceding and 1 preceding
-        ), 0) as a_contribution_before
-    from coded
+    select * from {{ ref('int_customer_tiers_ruled') }}
 
 ),
 
@@ -222,13 +69,8 @@ final as (
         order_count,
         line_count,
         reason_codes,
-        case
-            when tier <> 'A' then null
-            when a_contribution_before < a_total_contribution * {{ var('vip_diamond_share') }} then 'diamond'
-            when a_contribution_before < a_total_contribution * {{ var('vip_gold_share') }} then 'gold'
-            else 'silver'
-        end as vip_level,
-        {{ tier_from_rank('rank_1') }} as held_abc_tier,
+        vip_level,
+        held_abc_tier,
         cast(revenue_rank as bigint) as revenue_rank,
         {%- for kind in cost_kinds() %}
         {{ kind }}_cost,
@@ -271,7 +113,7 @@ final as (
         is_churn_drop,
         is_churn_silent,
         is_drop_candidate
-    from vip_ranked
+    from tiers
 
 )
 
