@@ -67,8 +67,12 @@
     is a pre-hook, inside the model's transaction with the insert. A full build (first
     build, or --full-refresh, which the pipeline passes when the rules or the project
     changed since these layers were built) computes every day. -#}
-{% macro is_recomputed_day(date_column) -%}
-    {%- if is_incremental() %}{{ date_column }} >= {{ history_start_date() }}{% else %}true{% endif %}
+{#- `lookback_days`: also the days that many before history_start_date, which the
+    recomputed days read (a filter on the bare column, so DuckDB skips the row groups of
+    earlier days instead of scanning every stored day). -#}
+{% macro is_recomputed_day(date_column, lookback_days=0) -%}
+    {%- set first_day = add_days(history_start_date(), -lookback_days) if lookback_days else history_start_date() %}
+    {%- if is_incremental() %}{{ date_column }} >= {{ first_day }}{% else %}true{% endif %}
 {%- endmacro %}
 
 {% macro delete_recomputed_days(date_column) -%}

@@ -17,6 +17,7 @@ with
 sales_lines as (
 
     select * from {{ ref('stg_erp__sales_lines') }}
+    where {{ is_recomputed_day('order_date', peer_days - 1) }}
 
 ),
 
@@ -36,7 +37,6 @@ product_days as (
         sum(case when not is_return and quantity > 0 then net_amount else 0 end) as net_amount,
         sum(case when not is_return and quantity > 0 then quantity else 0 end) as quantity
     from sales_lines
-    where {{ is_recomputed_day(add_days('order_date', peer_days - 1)) }}
     group by product_id, order_date
 
 ),
