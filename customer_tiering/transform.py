@@ -95,6 +95,7 @@ sys.argv = ["-c", *job["args"]]
 cli()
 """
 LOG_ARGS = ["--log-format", "json", "--log-format-file", "debug"]
+DBT_CLI = "from dbt.cli.main import cli; cli()"
 
 
 class PrestartedDbt:
@@ -160,9 +161,7 @@ def run_dbt(
     log_file = Path(args[args.index("--log-path") + 1]) / f"{args[0]}.log"
     (target / "run_results.json").unlink(missing_ok=True)  # never report a previous run
     started = prestarted.take([*args, *LOG_ARGS], job_env) if prestarted else None
-    command = started or [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args]
-    if started is None:
-        command += LOG_ARGS
+    command = started or [sys.executable, "-c", DBT_CLI, *args, *LOG_ARGS]
     code, tally = progress.run_logged(command, env, log_file)
     if code == 0:
         return

@@ -1,4 +1,4 @@
-"""Every DuckDB session of a run is capped by one setting, $TIERING_DUCKDB_MEMORY (3GB).
+"""Every DuckDB session of a run is capped by one setting, $TIERING_DUCKDB_MEMORY (2.5GB).
 
 The 4 GB budget of a whole run (issue 12) holds only if dbt's session and each of the
 pipeline's own connections stay under the cap; DuckDB's own default is 80 % of RAM.
@@ -31,16 +31,16 @@ def session_limit(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("select current_setting('memory_limit')").fetchone()[0]
 
 
-def test_the_default_cap_is_3gb_on_the_warehouse_and_in_memory_sessions(
+def test_the_default_cap_is_2_5gb_on_the_warehouse_and_in_memory_sessions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(MEMORY_ENV, raising=False)
-    assert DEFAULT_MEMORY_LIMIT == "3GB"
+    assert DEFAULT_MEMORY_LIMIT == "2.5GB"
     with DuckDBWarehouse(tmp_path / "tiers.duckdb").connect() as con:
-        assert session_limit(con.duck) == shown_limit("3GB")
+        assert session_limit(con.duck) == shown_limit("2.5GB")
     with connect_duckdb() as con:
-        assert session_limit(con) == shown_limit("3GB")
-    assert shown_limit("3GB") != shown_limit("16GB")  # the check can tell caps apart
+        assert session_limit(con) == shown_limit("2.5GB")
+    assert shown_limit("2.5GB") != shown_limit("3GB")  # the check can tell caps apart
 
 
 def test_the_environment_sets_the_cap_for_the_pipeline_and_for_dbt(

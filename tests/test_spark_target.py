@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from customer_tiering import pipeline
+from customer_tiering import pipeline, transform
 from customer_tiering.config import DBT_PROJECT_DIR, DemoSettings, Settings
 from tests.spark import (
     RAW_TABLES,
@@ -65,7 +65,7 @@ def spark_build(folder: Path, tables: dict[str, str], as_of: date, history_start
     }
     project = ("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR))
     state = ("--target-path", str(folder / "target"), "--log-path", str(folder / "logs"))
-    dbt = (spark_python(), "-c", "from dbt.cli.main import cli; cli()", "build")
+    dbt = (spark_python(), "-c", transform.DBT_CLI, "build")
     options = ("--target", "spark", "--exclude-resource-type", "unit_test")
     done = subprocess.run(
         [*dbt, *options, *project, *state],

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 import sqlalchemy
 
+from customer_tiering import transform
 from customer_tiering.config import DBT_PROJECT_DIR
 from customer_tiering.contract import BUSINESS_DATE, LOADED_AT, TABLES
 from tests.spark import requires_java, spark_python
@@ -54,7 +55,7 @@ def dbt(
     results = state / "target" / "run_results.json"
     results.unlink(missing_ok=True)
     done = subprocess.run(
-        [python, "-c", "from dbt.cli.main import cli; cli()", *args],
+        [python, "-c", transform.DBT_CLI, *args],
         env={**os.environ, **env, **dates_env},
         cwd=state,  # a Spark session writes its Derby metastore into the working folder
         capture_output=True,
