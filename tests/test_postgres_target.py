@@ -402,7 +402,12 @@ def test_dbt_docs_describe_every_published_column_on_both_targets(
     folder = published.duckdb_file.parent.parent / target
     code = cli.main(["docs", "--target", target, "--warehouse", str(folder / "tiers.duckdb")])
     assert code == EXIT_OK
-    docs = folder / ".tiers_dbt" / "target"
+    assert_every_published_column_documented(folder / ".tiers_dbt" / "target")
+
+
+def assert_every_published_column_documented(docs: Path) -> None:
+    """dbt docs in `docs` (a target folder): the catalog, read off the database, holds
+    every published mart with the columns its contract declares, each described."""
     assert (docs / "index.html").exists()
     manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
     catalog = json.loads((docs / "catalog.json").read_text(encoding="utf-8"))["nodes"]

@@ -31,6 +31,7 @@ from tests.spark import (
     spark_python,
     spark_table_files,
 )
+from tests.test_postgres_target import assert_every_published_column_documented
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, requires_java]
 
@@ -57,6 +58,13 @@ def test_every_published_mart_is_compared() -> None:
 
 def spark_build(folder: Path, tables: dict[str, str], as_of: date, history_start: date) -> None:
     """`dbt build --target spark` of as_of's history from history_start (no unit tests)."""
+    spark_dbt(folder, tables, as_of, history_start, "build", "--exclude-resource-type", "unit_test")
+
+
+def spark_dbt(
+    folder: Path, tables: dict[str, str], as_of: date, history_start: date, *command: str
+) -> None:
+    """dbt `command` with `--target spark`, its state in `folder`."""
     env = {
         **os.environ,
         **spark_env(folder / "spark", tables),
@@ -65,10 +73,9 @@ def spark_build(folder: Path, tables: dict[str, str], as_of: date, history_start
     }
     project = ("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR))
     state = ("--target-path", str(folder / "target"), "--log-path", str(folder / "logs"))
-    dbt = (spark_python(), "-c", transform.DBT_CLI, "build")
-    options = ("--target", "spark", "--exclude-resource-type", "unit_test")
+    dbt = (spark_python(), "-c", transform.DBT_CLI, *command, "--target", "spark")
     done = subprocess.run(
-        [*dbt, *options, *project, *state],
+        [*dbt, *project, *state],
         env=env,
         cwd=folder,
         capture_output=True,
@@ -118,6 +125,9 @@ def test_spark_builds_the_marts_duckdb_publishes(tmp_path: Path) -> None:
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         days = "select count(distinct as_of_date) from marts.customer_tier_history"
         assert con.execute(days).fetchone()[0] == (END - START).days + 1
+    # dbt docs on Spark: every published column in the catalog and described.
+    spark_dbt(tmp_path, tables, END, START, "docs", "generate")
+    assert_every_published_column_documented(tmp_path / "target")
 
     # The next day alone, with the history published so far (DuckDB's, equal to Spark's).
     history = ("marts.customer_tier_history",)
