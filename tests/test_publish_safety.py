@@ -79,6 +79,23 @@ def reference(base: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     return everything(settings.warehouse)
 
 
+def stat_fields(stat: Path) -> list[str] | None:
+    """A /proc stat file's fields after "(comm)" (state, ppid, pgrp, ...; comm itself may
+    hold spaces); None once the process is gone."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def is_exiting_or_alive(process: Path) -> bool:
+    """Whether any thread of /proc/<pid> still runs. A killed multi-threaded process (dbt's
+    DuckDB) shows its leader as a zombie while other threads are still exiting, and
+    those still hold its files, the warehouse lock among them."""
+    states = [stat_fields(stat) for stat in process.glob("task/*/stat")]
+    return any(fields is not None and fields[0] not in ("Z", "X") for fields in states)
+
+
 def wait_for_group_exit(group: int, timeout: float = 60) -> None:
     """Wait until no live process of process group `group` is left. Waiting for the leader
     is not enough: its dbt child may still be exiting, holding the warehouse file's lock."""
@@ -86,12 +103,8 @@ def wait_for_group_exit(group: int, timeout: float = 60) -> None:
     while True:
         alive = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                # After "(comm)": state, ppid, pgrp; comm itself may hold spaces.
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # exited meanwhile
-            if int(fields[2]) == group and fields[0] != "Z":
+            fields = stat_fields(stat)
+            if fields is not None and int(fields[2]) == group and is_exiting_or_alive(stat.parent):
                 alive.append(stat.parent.name)
         if not alive:
             return
