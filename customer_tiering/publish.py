@@ -266,10 +266,15 @@ def refresh_snapshot(
     return snapshot
 
 
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def write_atomically(path: Path, content: str) -> None:
+    """Write `content` to a temporary file beside `path`, then swap it in."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(content, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def apply_to_spare(warehouse: Path, snapshot: Path, delta: SnapshotDelta) -> bool:

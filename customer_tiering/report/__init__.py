@@ -11,12 +11,12 @@ written beside its final name and swapped in (os.replace): a browser never opens
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from customer_tiering.config import DBT_PROJECT_DIR, Settings
+from customer_tiering.publish import write_atomically
 from customer_tiering.published import HISTORY, history_range, open_snapshot, resolve_as_of
 from customer_tiering.report import data, page
 from customer_tiering.rules import dbt_var_defaults, effective_rules
@@ -36,17 +36,6 @@ class ReportFiles:
 def report_dir(warehouse: Path) -> Path:
     """`reports/tiers/` beside the warehouse file."""
     return warehouse.resolve().parent / "reports" / "tiers"
-
-
-def write_atomically(path: Path, content: str) -> None:
-    """Write `content` to a temporary file beside `path`, then swap it in."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(content, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def rebate_ceiling(settings: Settings, figures: data.ReportData) -> float:
