@@ -22,13 +22,14 @@
 --   * recent contribution: the basis metric over the last outlook_run_rate_days days (the
 --     outlook's run rate).
 {%- set window_days = var('window_days') | int %}
-{%- set mom_days = var('growth_mom_days') | int %}
-{%- set yoy_days = var('growth_yoy_days') | int %}
-{%- set year_lag = var('growth_year_lag_days') | int %}
-{%- set recent_days = var('churn_recent_days') | int %}
-{%- set run_rate_days = var('outlook_run_rate_days') | int %}
 {%- set money_columns = profit_columns() + ['list_value', 'deep_discount_list_value'] %}
-{%- set count_columns = ['order_count', 'line_count', 'cost_entry_count'] %}
+{#- The distinct trailing sums, and each figure as an expression over them (macros/windows.sql). #}
+{%- set sums = window_sums() %}
+{%- set figures = window_figure_expressions() %}
+{%- set summed_columns = [] %}
+{%- for window_sum in sums if window_sum.column not in summed_columns %}
+{%- do summed_columns.append(window_sum.column) %}
+{%- endfor %}
 {%- set is_few_as_of_dates = build_days() <= few_as_of_dates() %}
 {#- A build of many as-of dates takes the median interval over a window frame where the
     adapter has a windowed median (window_median_supported); a build of a few, and other
@@ -212,33 +213,22 @@ as_of_rows as (
 -- the as-of date. A build of a few as-of dates (a daily run) sums each as-of row's own
 -- activity days (group by); a build of many slides window functions (RANGE frames of N
 -- days) over one timeline of every row, so that no activity day is read once per as-of
--- date. Both render the same list.
-{%- set measures = [] %}
-{%- for column in money_columns + count_columns %}
-{%- do measures.append({'name': column, 'column': column, 'days': window_days, 'lag': 0}) %}
-{%- endfor %}
-{%- do measures.extend([
-    {'name': 'recent_revenue', 'column': 'revenue', 'days': recent_days, 'lag': 0},
-    {'name': 'mom_current_amount', 'column': 'basis_amount', 'days': mom_days, 'lag': 0},
-    {'name': 'mom_previous_amount', 'column': 'basis_amount', 'days': mom_days, 'lag': mom_days},
-    {'name': 'yoy_current_amount', 'column': 'basis_amount', 'days': yoy_days, 'lag': 0},
-    {'name': 'yoy_previous_amount', 'column': 'basis_amount', 'days': yoy_days, 'lag': year_lag},
-    {'name': 'recent_contribution', 'column': 'basis_amount', 'days': run_rate_days, 'lag': 0},
-]) %}
+-- date. Both render the same list of sums.
 {%- if is_few_as_of_dates %}
 
 window_sums as (
 
     select
-        {%- for measure in measures %}
+        {%- for window_sum in sums %}
+        {%- set days_back = window_sum.days + window_sum.lag %}
         sum(
             case
                 when
-                    customer_days.activity_date > {{ add_days('as_of_rows.as_of_date', -(measure.days + measure.lag)) }}
-                    and customer_days.activity_date <= {{ add_days('as_of_rows.as_of_date', -measure.lag) }}
-                    then customer_days.{{ tier_basis_column() if measure.column == 'basis_amount' else measure.column }}
+                    customer_days.activity_date > {{ add_days('as_of_rows.as_of_date', -days_back) }}
+                    and customer_days.activity_date <= {{ add_days('as_of_rows.as_of_date', -window_sum.lag) }}
+                    then customer_days.{{ window_sum.column }}
             end
-        ) as {{ measure.name }},
+        ) as {{ window_sum.name }},
         {%- endfor %}
         as_of_rows.customer_id,
         as_of_rows.as_of_date
@@ -309,10 +299,9 @@ timeline as (
         customer_days.customer_id,
         {{ day_number('customer_days.activity_date') }} as day_number,
         0 as is_as_of_row,
-        {%- for column in money_columns + count_columns %}
+        {%- for column in summed_columns %}
         customer_days.{{ column }},
         {%- endfor %}
-        customer_days.{{ tier_basis_column() }} as basis_amount,
         0 as active_month_delta,
         order_days.order_date,
         order_days.order_interval_days,
@@ -329,10 +318,9 @@ timeline as (
         customer_id,
         {{ day_number('event_date') }} as day_number,
         0 as is_as_of_row,
-        {%- for column in money_columns + count_columns %}
+        {%- for column in summed_columns %}
         0 as {{ column }},
         {%- endfor %}
-        0 as basis_amount,
         active_month_delta,
         null as order_date,
         null as order_interval_days,
@@ -345,10 +333,9 @@ timeline as (
         customer_id,
         {{ day_number('as_of_date') }} as day_number,
         1 as is_as_of_row,
-        {%- for column in money_columns + count_columns %}
+        {%- for column in summed_columns %}
         0 as {{ column }},
         {%- endfor %}
-        0 as basis_amount,
         0 as active_month_delta,
         null as order_date,
         null as order_interval_days,
@@ -363,13 +350,13 @@ windowed as (
         customer_id,
         timeline_date as as_of_date,
         is_as_of_row,
-        {%- for measure in measures %}
-        sum({{ measure.column }}) over (
+        {%- for window_sum in sums %}
+        sum({{ window_sum.column }}) over (
             partition by customer_id
             order by day_number
-            range between {{ measure.days + measure.lag - 1 }} preceding
-            and {{ 'current row' if measure.lag == 0 else measure.lag ~ ' preceding' }}
-        ) as {{ measure.name }},
+            range between {{ window_sum.days + window_sum.lag - 1 }} preceding
+            and {{ 'current row' if window_sum.lag == 0 else window_sum.lag ~ ' preceding' }}
+        ) as {{ window_sum.name }},
         {%- endfor %}
         {%- if not is_median_joined %}
         {{ median('order_interval_days') }} over (
@@ -397,6 +384,23 @@ windows_in_range as (
 ),
 
 {%- endif %}
+
+window_figures as (
+
+    select
+        customer_id,
+        as_of_date,
+        {%- for name, expression in figures.items() %}
+        {{ expression }} as {{ name }},
+        {%- endfor %}
+        {%- if not is_median_joined %}
+        median_order_interval_days,
+        {%- endif %}
+        active_months,
+        last_order_in_lookback_date
+    from windows_in_range
+
+),
 {%- if is_median_joined %}
 
 interval_medians as (
@@ -419,38 +423,38 @@ interval_medians as (
 final as (
 
     select
-        windows_in_range.customer_id,
-        windows_in_range.as_of_date,
+        window_figures.customer_id,
+        window_figures.as_of_date,
         {%- for column in money_columns %}
-        cast(coalesce(windows_in_range.{{ column }}, 0) as {{ type_money() }}) as {{ column }},
+        cast(coalesce(window_figures.{{ column }}, 0) as {{ type_money() }}) as {{ column }},
         {%- endfor %}
-        cast(coalesce(windows_in_range.order_count, 0) as bigint) as order_count,
-        cast(coalesce(windows_in_range.line_count, 0) as bigint) as line_count,
-        coalesce(windows_in_range.line_count, 0) > 0 as has_sales_in_window,
-        cast(coalesce(windows_in_range.active_months, 0) as bigint) as active_months,
+        cast(coalesce(window_figures.order_count, 0) as bigint) as order_count,
+        cast(coalesce(window_figures.line_count, 0) as bigint) as line_count,
+        coalesce(window_figures.line_count, 0) > 0 as has_sales_in_window,
+        cast(coalesce(window_figures.active_months, 0) as bigint) as active_months,
         case
-            when first_orders.first_order_date <= windows_in_range.as_of_date then first_orders.first_order_date
+            when first_orders.first_order_date <= window_figures.as_of_date then first_orders.first_order_date
         end as first_order_date,
         coalesce(
-            windows_in_range.last_order_in_lookback_date, first_orders.last_order_before_lookback_date
+            window_figures.last_order_in_lookback_date, first_orders.last_order_before_lookback_date
         ) as last_order_date,
         cast(
-            {{ 'interval_medians' if is_median_joined else 'windows_in_range' }}.median_order_interval_days
+            {{ 'interval_medians' if is_median_joined else 'window_figures' }}.median_order_interval_days
             as {{ type_double() }}
         ) as median_order_interval_days,
-        cast(coalesce(windows_in_range.recent_revenue, 0) as {{ type_money() }}) as recent_revenue,
-        cast(coalesce(windows_in_range.mom_current_amount, 0) as {{ type_money() }}) as mom_current_amount,
-        cast(coalesce(windows_in_range.mom_previous_amount, 0) as {{ type_money() }}) as mom_previous_amount,
-        cast(coalesce(windows_in_range.yoy_current_amount, 0) as {{ type_money() }}) as yoy_current_amount,
-        cast(coalesce(windows_in_range.yoy_previous_amount, 0) as {{ type_money() }}) as yoy_previous_amount,
-        cast(coalesce(windows_in_range.recent_contribution, 0) as {{ type_money() }}) as recent_contribution
-    from windows_in_range
-    left join first_orders on windows_in_range.customer_id = first_orders.customer_id
+        cast(coalesce(window_figures.recent_revenue, 0) as {{ type_money() }}) as recent_revenue,
+        cast(coalesce(window_figures.mom_current_amount, 0) as {{ type_money() }}) as mom_current_amount,
+        cast(coalesce(window_figures.mom_previous_amount, 0) as {{ type_money() }}) as mom_previous_amount,
+        cast(coalesce(window_figures.yoy_current_amount, 0) as {{ type_money() }}) as yoy_current_amount,
+        cast(coalesce(window_figures.yoy_previous_amount, 0) as {{ type_money() }}) as yoy_previous_amount,
+        cast(coalesce(window_figures.recent_contribution, 0) as {{ type_money() }}) as recent_contribution
+    from window_figures
+    left join first_orders on window_figures.customer_id = first_orders.customer_id
     {%- if is_median_joined %}
     left join interval_medians
         on
-            windows_in_range.customer_id = interval_medians.customer_id
-            and windows_in_range.as_of_date = interval_medians.as_of_date
+            window_figures.customer_id = interval_medians.customer_id
+            and window_figures.as_of_date = interval_medians.as_of_date
     {%- endif %}
 
 )

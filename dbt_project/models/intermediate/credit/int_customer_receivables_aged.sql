@@ -4,12 +4,14 @@
 --
 -- One pass for all dates, with nothing that grows with invoices x days: every invoice and
 -- payment becomes a few dated events (+amount when an amount enters a state, -amount when
--- it leaves), summed per customer and day, and running sums of those give every balance
--- on every as-of date. Ageing uses thresholds: an amount is "at least k days past due"
--- from due date + k until paid, so each bucket [min, max] is the amount at least min
--- days past due minus the amount at least max + 1 days past due (the open balance stands
--- in for "at least 0"): on the day an invoice reaches k days past due, what it still owes
--- then enters, and each later payment leaves. Events before history_start_date are folded
+-- it leaves), summed per customer and day. Running sums over those event days give the
+-- figures from each event day until the customer's next one, and each as-of date takes
+-- the figures of its latest event day (a join on that span, not a customer x date grid).
+-- Ageing uses thresholds: an amount is "at least k days past due" from due date + k
+-- until paid, so each bucket [min, max] is the amount at least min days past due minus
+-- the amount at least max + 1 days past due (the open balance stands in for "at least
+-- 0"): on the day an invoice reaches k days past due, what it still owes then enters,
+-- and each later payment leaves. Events before history_start_date are folded
 -- into that day.
 --
 -- Invoices paid exactly whose every event falls before history_start_date (their
@@ -281,7 +283,6 @@ event_days as (
     select
         customer_id,
         greatest(event_date, {{ history_start_date() }}) as event_date,
-        0 as is_as_of_date,
         {#- Narrow types: the window below holds every row of a customer at once. #}
         {%- for name in deltas %}
         cast(sum({{ name }}_delta) as {{ type_money() if name in money_deltas else 'bigint' }}) as {{ name }}_delta
@@ -293,47 +294,40 @@ event_days as (
 
 ),
 
--- Each customer with receivables on every as-of date of the build, sorted after the
--- events of its day so the running sums include them.
-as_of_rows as (
-
-    select
-        customers_with_receivables.customer_id,
-        as_of_dates.as_of_date as event_date,
-        1 as is_as_of_date,
-        {%- for name in deltas %}
-        0 as {{ name }}_delta{% if not loop.last %},{% endif %}
-        {%- endfor %}
-    from (select distinct customer_id from event_days) as customers_with_receivables
-    cross join as_of_dates
-
-),
-
+-- The figures after each event day hold until the customer's next one: running sums
+-- over the event days alone, not over a customer x as-of date grid.
 running as (
 
     select
         customer_id,
-        event_date as as_of_date,
+        event_date,
         {%- for name in deltas %}
         sum({{ name }}_delta) over (
             partition by customer_id
-            order by event_date, is_as_of_date
+            order by event_date
             rows between unbounded preceding and current row
         ) as {{ name }},
         {%- endfor %}
-        is_as_of_date
-    from (
-        select * from event_days
-        union all
-        select * from as_of_rows
-    ) as timeline
+        coalesce(lead(event_date) over event_order, {{ add_days(as_of_date(), 1) }}) as next_event_date
+    from event_days
+    window event_order as (partition by customer_id order by event_date)
 
 ),
 
 balances as (
 
-    select * from running
-    where is_as_of_date = 1
+    select
+        running.customer_id,
+        as_of_dates.as_of_date,
+        {%- for name in deltas %}
+        running.{{ name }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from running
+    inner join as_of_dates
+        on
+            running.event_date <= as_of_dates.as_of_date
+            and running.next_event_date > as_of_dates.as_of_date
+    where running.open <> 0 or running.dso_invoiced <> 0 or running.settled_count <> 0 or running.due_count <> 0
 
 ),
 
