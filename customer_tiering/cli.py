@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_target_option(command: argparse.ArgumentParser) -> None:
-    """--target of the commands that reach the warehouse itself (run, docs, export)."""
+    """--target of every command that reads or writes the warehouse (run, docs, export,
+    report, explain, whatif)."""
     command.add_argument(
         "--target",
         choices=TARGETS,
@@ -111,7 +112,9 @@ def add_target_option(command: argparse.ArgumentParser) -> None:
 def add_people_commands(commands: argparse._SubParsersAction) -> None:
     """report, explain and whatif: the tiers for the people who act on them."""
     date_help = "as-of date (default: the latest published)"
-    warehouse_help = "DuckDB file (default warehouse/tiers.duckdb)"
+    warehouse_help = (
+        "DuckDB file (default warehouse/tiers.duckdb); on postgres the local folder's path"
+    )
     report = commands.add_parser("report", help="write the HTML tier report for an as-of date")
     explain = commands.add_parser("explain", help="why a customer has its tier")
     explain.add_argument("customer_id", help="the customer's ERP code")
@@ -132,25 +135,24 @@ def add_people_commands(commands: argparse._SubParsersAction) -> None:
     for command in (report, explain, whatif):
         command.add_argument("--date", type=iso_date, help=date_help)
         command.add_argument("--warehouse", type=Path, help=warehouse_help)
+        add_target_option(command)
 
 
-def snapshot_settings(args: argparse.Namespace, command: str) -> Settings:
-    """Settings for a command that reads the DuckDB BI snapshot (report, explain, whatif):
-    ConfigError (exit 2) on another target, which has no snapshot."""
-    settings = load_settings(args.config, warehouse=args.warehouse)
-    if settings.target != "duckdb":
-        raise ConfigError(
-            f"tiering {command} reads the DuckDB BI snapshot and does not work on target"
-            f" {settings.target} yet: query schema marts there (role tiering_reader) or read"
-            " the Parquet export (exports/, `tiering export`)"
-        )
+def reader_settings(args: argparse.Namespace) -> Settings:
+    """Settings for a command that reads the published tables (report, explain, whatif),
+    on the target of --target or tiering.yml; a target that cannot run (spark) or a bad
+    Postgres URL is exit 2 before anything is read."""
+    from customer_tiering.warehouses import open_warehouse
+
+    settings = load_settings(args.config, warehouse=args.warehouse, target=args.target)
+    open_warehouse(settings)
     return settings
 
 
 def command_report(args: argparse.Namespace) -> None:
     from customer_tiering.report import write_report
 
-    files = write_report(snapshot_settings(args, "report"), args.date)
+    files = write_report(reader_settings(args), args.date)
     print(f"tier report as of {files.as_of}: {files.page}")
     if files.latest is not None:
         print(f"latest: {files.latest}")
@@ -159,14 +161,14 @@ def command_report(args: argparse.Namespace) -> None:
 def command_explain(args: argparse.Namespace) -> None:
     from customer_tiering.explain import explain
 
-    settings = snapshot_settings(args, "explain")
+    settings = reader_settings(args)
     print("\n".join(explain(settings, args.customer_id, args.date)))
 
 
 def command_whatif(args: argparse.Namespace, console: Console) -> None:
     from customer_tiering import progress, whatif
 
-    settings = snapshot_settings(args, "whatif")
+    settings = reader_settings(args)
     changes = whatif.parse_sets(args.changes)
     with progress.streaming(args.verbose):
         result = whatif.recompute(settings, changes, args.date, console)
@@ -249,7 +251,7 @@ def command_run(args: argparse.Namespace, console: Console) -> None:
         pipeline.run(settings, start, end, console, full_refresh=args.full_refresh)
     # Where people read: on DuckDB the BI snapshot (the warehouse may already be another run's).
     summary.print_tier_summary(warehouse.published(), Console())
-    if warehouse.has_snapshot:
+    if (report_dir(settings.warehouse) / LATEST).exists():
         print(f"tier report: {report_dir(settings.warehouse) / LATEST}")
 
 

@@ -1,10 +1,13 @@
 """`tiering explain CUSTOMER_ID [--date D]`: why a customer has its tier, for a sales manager.
 
-Everything comes from the published rows of that customer on that as-of date (the BI
-snapshot): the final and plain ABC tier, rank and shares on the basis, what the other cut
-would say (`share_cut_tier` / `count_cut_tier`), and for each reason code the figures
-the rule looked at, from the same row. The thresholds quoted are the current rules
-(tiering.yml over the dbt defaults); the alerts quote the thresholds their build used.
+Everything comes from the published rows of that customer on that as-of date, where
+readers read them on either target (the BI snapshot on DuckDB, schema marts on Postgres,
+through customer_tiering.published.reading; rows typed from the SQL types, so both give
+the same values and the same text): the final and plain ABC tier, rank and shares on
+the basis, what the other cut would say (`share_cut_tier` / `count_cut_tier`), and for
+each reason code the figures the rule looked at, from the same row. The thresholds
+quoted are the current rules (tiering.yml over the dbt defaults); the alerts quote the
+thresholds their build used.
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import duckdb
-
 from customer_tiering.config import DBT_PROJECT_DIR, Settings
 from customer_tiering.errors import ConfigError
 from customer_tiering.publish import PUBLISHED_SCHEMA
-from customer_tiering.published import HISTORY, alert_figure, open_snapshot, resolve_as_of
+from customer_tiering.published import HISTORY, alert_figure, reading, records, resolve_as_of
 from customer_tiering.rules import Rules, dbt_var_defaults, effective_rules
+from customer_tiering.warehouses import Connection
 
 # Transitions shown, latest first.
 TRANSITIONS = 5
@@ -98,14 +100,15 @@ def cap(max_tier: str) -> str:
     return "" if max_tier == "A" else f", caps at {max_tier}"
 
 
-def customer_row(con: duckdb.DuckDBPyConnection, customer_id: str, as_of: date) -> dict[str, Any]:
+def customer_row(con: Connection, customer_id: str, as_of: date) -> dict[str, Any]:
     """The customer's history row on `as_of`; ConfigError (exit 2) when there is none."""
-    cursor = con.execute(
-        f"select * from {HISTORY} where customer_id = ? and as_of_date = ?", [customer_id, as_of]
+    found = records(
+        con,
+        f"select * from {HISTORY} where customer_id = ? and as_of_date = ?",
+        [customer_id, as_of],
     )
-    found = cursor.fetchone()
-    if found is not None:
-        return dict(zip([column[0] for column in cursor.description], found, strict=True))
+    if found:
+        return found[0]
     first, last = con.execute(
         f"select min(as_of_date), max(as_of_date) from {HISTORY} where customer_id = ?",
         [customer_id],
@@ -117,12 +120,6 @@ def customer_row(con: duckdb.DuckDBPyConnection, customer_id: str, as_of: date) 
         f" and {last}: a customer is tiered while it has sales, cost to serve or an open"
         " receivable in the window)"
     )
-
-
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
 
 def header_lines(row: dict[str, Any], tiered: int) -> list[str]:
@@ -154,13 +151,13 @@ def header_lines(row: dict[str, Any], tiered: int) -> list[str]:
     ]
 
 
-def alert_lines(con: duckdb.DuckDBPyConnection, customer_id: str, as_of: date) -> list[str]:
+def alert_lines(con: Connection, customer_id: str, as_of: date) -> list[str]:
     """The alerts holding for the customer, with their figure and threshold."""
-    alerts = rows(
+    alerts = records(
         con,
         f"select alert_type, metric_value, threshold_value, alert_detail"
         f" from {PUBLISHED_SCHEMA}.customer_alerts where customer_id = ? and as_of_date = ?"
-        " order by alert_category, alert_type",
+        f" order by {con.binary_order('alert_category')}, {con.binary_order('alert_type')}",
         [customer_id, as_of],
     )
     return [f"Alerts: {len(alerts)}" if alerts else "Alerts: none"] + [
@@ -170,9 +167,9 @@ def alert_lines(con: duckdb.DuckDBPyConnection, customer_id: str, as_of: date) -
     ]
 
 
-def transition_lines(con: duckdb.DuckDBPyConnection, customer_id: str, as_of: date) -> list[str]:
+def transition_lines(con: Connection, customer_id: str, as_of: date) -> list[str]:
     """The customer's last promotions and demotions up to `as_of`."""
-    moves = rows(
+    moves = records(
         con,
         f"select as_of_date, from_tier, to_tier, transition_type, reason_codes"
         f" from {PUBLISHED_SCHEMA}.tier_transitions where customer_id = ? and as_of_date <= ?"
@@ -187,9 +184,7 @@ def transition_lines(con: duckdb.DuckDBPyConnection, customer_id: str, as_of: da
     ]
 
 
-def explain_lines(
-    con: duckdb.DuckDBPyConnection, customer_id: str, as_of: date, rules: Rules
-) -> list[str]:
+def explain_lines(con: Connection, customer_id: str, as_of: date, rules: Rules) -> list[str]:
     """The explanation, one line each (indented lines belong to the heading above)."""
     row = customer_row(con, customer_id, as_of)
     tiered = con.execute(
@@ -206,10 +201,10 @@ def explain_lines(
     ]
 
 
-def service_plan_lines(con: duckdb.DuckDBPyConnection, customer_id: str, as_of: date) -> list[str]:
+def service_plan_lines(con: Connection, customer_id: str, as_of: date) -> list[str]:
     """The service plan: published for the latest as-of date only, said so when it is
     another day than the one explained."""
-    plans = rows(
+    plans = records(
         con,
         f"select * from {PUBLISHED_SCHEMA}.customer_service_plan where customer_id = ?",
         [customer_id],
@@ -230,6 +225,6 @@ def service_plan_lines(con: duckdb.DuckDBPyConnection, customer_id: str, as_of: 
 def explain(settings: Settings, customer_id: str, as_of: date | None = None) -> list[str]:
     """The explanation of `customer_id` as of `as_of` (default: the latest published day)."""
     rules = effective_rules(settings.rules, dbt_var_defaults(DBT_PROJECT_DIR))
-    with open_snapshot(settings.warehouse) as con:
+    with reading(settings, "explain") as con:
         day = resolve_as_of(con, as_of)
         return explain_lines(con, customer_id, day, rules)

@@ -9,13 +9,13 @@
               Parquet export (customer_tiering.exports), under the exclusive warehouse lock
               (customer_tiering.lock), so runs started at once (a backfill beside the
               schedule, two triggers, the CLI beside the DAG) never interleave; then the
-              HTML tier report, from the snapshot (customer_tiering.report)
+              HTML tier report, from the published tables (customer_tiering.report)
     report    the tier summary, from the published tables (the BI snapshot on DuckDB)
 
 The warehouse is the one the `target` setting names (customer_tiering.warehouses): a DuckDB
 file, or a Postgres database, where there is no BI snapshot (BI reads schema marts as role
-tiering_reader). The Parquet export runs on both (from the snapshot on DuckDB, from schema
-marts on Postgres); the HTML tier report reads the snapshot and is written on DuckDB only.
+tiering_reader). The Parquet export and the HTML tier report run on both (from the
+snapshot on DuckDB, from schema marts on Postgres).
 
 The window is cut into chunks (`chunk` in the settings, a calendar month by default) so a
 long backfill never holds more than one chunk of rows: each chunk is pulled, validated
@@ -399,8 +399,8 @@ def plan(ctx: RunContext) -> tuple[date, date]:
 
 def build(ctx: RunContext) -> RunResult:
     """Build and test every model apart, publish them in one step, refresh the BI
-    snapshot (DuckDB) and the Parquet export (both targets), all under the exclusive
-    warehouse lock; then the HTML tier report (DuckDB). The build is skipped when the
+    snapshot (DuckDB) and the Parquet export (both targets), then write the HTML tier
+    report (both targets), all under the exclusive warehouse lock. The build is skipped when the
     published tables are current (every chunk of this run loaded nothing new), but a
     snapshot or export a killed run left behind is still brought up to date."""
     settings, timings, warehouse = ctx.settings, ctx.timings, ctx.warehouse
@@ -450,16 +450,14 @@ def build(ctx: RunContext) -> RunResult:
             exported = exports.refresh(settings, delta)
         if exported is not None:
             ctx.console.log(str(exported))
-        if warehouse.has_snapshot:
-            ctx.console.log(report.write_for_build(settings, as_of))
+        ctx.console.log(report.write_for_build(settings, as_of))
     return RunResult(as_of, history_start, changed, tables, dict(timings))
 
 
 # What a run on a warehouse without the BI snapshot file says instead of its path.
 NO_SNAPSHOT = (
     "no BI snapshot file (DuckDB only): BI tools read schema marts as role tiering_reader,"
-    " or the Parquet export; the HTML tier report, `tiering report`, `explain` and `whatif`"
-    " read the DuckDB BI snapshot and are DuckDB only for now"
+    " or the Parquet export"
 )
 
 

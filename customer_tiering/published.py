@@ -10,20 +10,25 @@ publish there drops and re-creates the latest-only tables and the publication re
 publish reads such a table as empty (checked on Postgres 15); so a long read and a run
 take turns. The Parquet export reads through these on both targets.
 
-The report, `explain` and `whatif` read the DuckDB BI snapshot only, for now
-(`open_snapshot`). Dates are as-of dates of `customer_tier_history`; a date with no
-history is a usage error (exit 2).
+The report, `explain` and `whatif` read through the same path (`reading`: the lock, then
+`read_published`), on either target, and their SQL is the subset both engines speak; rows
+come back through Arrow (`frame`, `records`), typed from the warehouse's column types, so
+the same published rows give the same frames and values on DuckDB and on Postgres. What
+differs in spelling is a Connection method (`binary_order`: text sorted by code point,
+DuckDB's order; Postgres would sort by the database's collation otherwise). Dates are
+as-of dates of `customer_tier_history`; a date with no history is a usage error (exit 2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from customer_tiering import lock
 from customer_tiering.config import Settings
@@ -35,23 +40,10 @@ from customer_tiering.publish import (
     last_publication,
     snapshot_marker,
 )
-from customer_tiering.warehouses import Connection, Warehouse
-from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
+from customer_tiering.warehouses import Connection, Warehouse, open_warehouse
 
 HISTORY = f"{PUBLISHED_SCHEMA}.{HISTORY_TABLE}"
 TIERS = ("A", "B", "C", "D")
-
-
-@contextmanager
-def open_snapshot(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the BI snapshot of `warehouse`."""
-    snapshot = bi_snapshot_path(warehouse)
-    if not snapshot.exists():
-        raise ConfigError(
-            f"no published tiers for {warehouse}: {snapshot} is missing (run `tiering run` first)"
-        )
-    with DuckDBWarehouse(snapshot).connect(read_only=True) as con:
-        yield con.duck
 
 
 def publication_stamp(warehouse: Warehouse) -> str:
@@ -116,13 +108,43 @@ def reading_lock(
     )
 
 
-def history_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+@contextmanager
+def reading(settings: Settings, purpose: str) -> Iterator[Connection]:
+    """A read-only connection on the published tables for a reader of the people's
+    commands (report, explain, whatif), on either target: the warehouse lock held shared
+    where a publish could change the tables mid-read (reading_lock), then
+    `read_published`. ConfigError (exit 2) when nothing is published yet."""
+    warehouse = open_warehouse(settings)
+    with reading_lock(settings, warehouse, purpose), read_published(warehouse) as (con, _):
+        yield con
+
+
+def frame(con: Connection, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+    """The rows of a query as a DataFrame, the same on both engines: through Arrow, each
+    column typed from its SQL type (not from the driver's Python values, which differ:
+    DuckDB's own DataFrames make DECIMAL a float, psycopg's rows keep Decimal objects).
+    DECIMAL becomes float64 and DATE datetime64, as DuckDB's DataFrames have them: the
+    report's frames carry floats for the charts and print cents."""
+    table = con.arrow(sql, params)
+    for index, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(index, field.name, pc.cast(table.column(index), pa.float64()))
+    return table.to_pandas(date_as_object=False)
+
+
+def records(con: Connection, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    """The rows of a query as dicts of Python values typed from the SQL types (Decimal,
+    date, int, float, str), the same on both engines."""
+    return con.arrow(sql, params).to_pylist()
+
+
+def history_range(con: Connection) -> tuple[date | None, date | None]:
     """(first, last) as-of date of the published tier history."""
     first, last = con.execute(f"select min(as_of_date), max(as_of_date) from {HISTORY}").fetchone()
     return first, last
 
 
-def resolve_as_of(con: duckdb.DuckDBPyConnection, requested: date | None) -> date:
+def resolve_as_of(con: Connection, requested: date | None) -> date:
     """`requested`, if the history holds it, else the latest as-of date; ConfigError (exit 2)
     for a date with no results."""
     first, last = history_range(con)
@@ -141,14 +163,14 @@ def resolve_as_of(con: duckdb.DuckDBPyConnection, requested: date | None) -> dat
     return requested
 
 
-def previous_as_of(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
+def previous_as_of(con: Connection, day: date) -> date | None:
     """The as-of date before `day` in the history (None for the first)."""
     return con.execute(
         f"select max(as_of_date) from {HISTORY} where as_of_date < ?", [day]
     ).fetchone()[0]
 
 
-def as_of_days_before(con: duckdb.DuckDBPyConnection, day: date, days: int) -> date | None:
+def as_of_days_before(con: Connection, day: date, days: int) -> date | None:
     """The as-of date `days` before `day`: the latest on or before it, or the first of a
     shorter history (None when `day` is the first)."""
     found = con.execute(

@@ -34,6 +34,9 @@ from customer_tiering.warehouses import Warehouse
 # macros read them only at compile time, so a new date re-parses nothing).
 AS_OF_ENV = "TIERING_AS_OF_DATE"
 HISTORY_START_ENV = "TIERING_HISTORY_START_DATE"
+# Put before every schema dbt builds into (macros/generate_schema_name.sql): a scratch
+# build beside the real one in the same database (whatif on Postgres).
+SCHEMA_PREFIX_ENV = "TIERING_SCHEMA_PREFIX"
 # First lines of a failed node's error kept in the TransformError message.
 ERROR_LINES = 6
 # The fingerprint the incremental layers were last built with (one row, or none).
@@ -239,17 +242,30 @@ def build(
     rules: dict[str, Any] | None = None,
     full_refresh: bool = False,
     prestarted: PrestartedDbt | None = None,
+    schema_prefix: str = "",
 ) -> None:
     """Build and test every model, computing tier history for the loaded days in
     history_start..as_of. Marts land in schema marts_build; publishing is the caller's
     (customer_tiering.publish), so a failed build publishes nothing. The incremental day
     layers are rebuilt whole when `full_refresh` or when the rules or the project changed
-    since they were built."""
+    since they were built.
+
+    With `schema_prefix` dbt builds into the prefixed schemas instead (`<prefix>staging`
+    ... `<prefix>marts_build`), whole (their day layers are the scratch build's own), and
+    `raw._built`, the fingerprint of the real schemas' day layers, is neither read nor
+    changed."""
     if history_start > as_of:
         raise ValueError("history_start must not be after as_of")
-    current = fingerprint(rules)
-    refresh = full_refresh or built_fingerprint(warehouse) != current
-    record_built(warehouse, None)
+    # Set empty for a real build, so no stray variable of the caller's moves it elsewhere.
+    env = {
+        AS_OF_ENV: as_of.isoformat(),
+        HISTORY_START_ENV: history_start.isoformat(),
+        SCHEMA_PREFIX_ENV: schema_prefix,
+    }
+    current = None if schema_prefix else fingerprint(rules)
+    refresh = full_refresh or current is None or built_fingerprint(warehouse) != current
+    if current is not None:
+        record_built(warehouse, None)
     run_dbt(
         [
             *dbt_args("build", warehouse, rules),
@@ -259,7 +275,8 @@ def build(
             *build_threads(warehouse, as_of, history_start),
         ],
         warehouse,
-        env={AS_OF_ENV: as_of.isoformat(), HISTORY_START_ENV: history_start.isoformat()},
+        env=env,
         prestarted=prestarted,
     )
-    record_built(warehouse, current)
+    if current is not None:
+        record_built(warehouse, current)

@@ -1,12 +1,17 @@
 """`tiering whatif --set NAME=VALUE ... [--date D]`: the tiers as of D under changed rules,
 beside the published ones, with nothing published changed.
 
-A business changes its policy only after seeing what it does. The warehouse file is
-copied (under the shared warehouse lock, so never mid-build) into a scratch folder beside
-the warehouse's dbt state (`.<name>_dbt/whatif/`), dbt builds the copy as of D with the
-changed rules, and the copy's `marts_build` rows are compared with its published `marts`
-rows, which are the warehouse's. The copy is removed afterwards (dbt's log of the last
-whatif stays there); the warehouse, its BI snapshot and its reports are only read.
+A business changes its policy only after seeing what it does. dbt builds the tiers as of
+D with the changed rules somewhere readers never look (`scratch_build`), and the built
+`marts_build` rows are compared with the published `marts` rows by the same query on both
+targets. On DuckDB that is a copy of the warehouse file (taken under the shared warehouse
+lock, so never mid-build) in a scratch folder beside the warehouse's dbt state
+(`.<name>_dbt/whatif/`), its `marts` being the warehouse's. On Postgres it is schemas
+`tiering_whatif_*` of the warehouse database, built from the real raw tables and published
+history while the warehouse lock is held shared (a run waits for the whatif, as for an
+export). The copy or the schemas are removed afterwards (dbt's log of the last whatif
+stays in the scratch folder); the published tables, the BI snapshot and the reports are
+only read.
 
 The build covers D and, when hysteresis is on, the hysteresis_evaluations - 1 days before
 it, so the held tier of D is computed from days under the changed rules too (earlier days
@@ -16,6 +21,8 @@ are read from the published history, as any build does).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,16 +38,20 @@ from customer_tiering import lock, transform
 from customer_tiering.config import DBT_PROJECT_DIR, Settings, describe_error
 from customer_tiering.errors import ConfigError
 from customer_tiering.publish import BUILD_SCHEMA, HISTORY_TABLE, PUBLISHED_SCHEMA
-from customer_tiering.published import TIERS, open_snapshot, resolve_as_of
+from customer_tiering.published import TIERS, frame, reading, reading_lock, resolve_as_of
 from customer_tiering.rules import dbt_var_defaults, effective_rules
+from customer_tiering.warehouses import Warehouse, open_warehouse
 from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
+from customer_tiering.warehouses.postgres import PostgresWarehouse
 
 NOT_TIERED = "not tiered"
 ORDER = [*TIERS, NOT_TIERED]
 # Movers printed, largest first.
 MOVERS = 10
-COLUMNS = "customer_id, customer_name, tier, abc_tier, basis, contribution::double as contribution"
-COLUMNS += ", share, reason_codes"
+COLUMNS = "customer_id, customer_name, tier, abc_tier, basis"
+COLUMNS += ", cast(contribution as double precision) as contribution, share, reason_codes"
+# Before each schema a whatif's dbt build makes on Postgres (transform.SCHEMA_PREFIX_ENV).
+SCRATCH_PREFIX = "tiering_whatif_"
 
 
 @dataclass(frozen=True)
@@ -101,36 +112,90 @@ def recompute(
     console: Console | None = None,
 ) -> WhatIf:
     """Tiers as of `as_of` (default: the latest published day) under the rules with
-    `changes`, built in a scratch copy of the warehouse."""
+    `changes`, built apart from the warehouse (`scratch_build`), compared with the
+    published rows in one query for both sides."""
     console = console or Console(stderr=True)
     rules = checked_rules(settings, changes)
-    with open_snapshot(settings.warehouse) as con:
+    with reading(settings, "whatif") as con:
         day = resolve_as_of(con, as_of)
     hysteresis = effective_rules(rules, dbt_var_defaults(DBT_PROJECT_DIR)).hysteresis_evaluations
     scratch = scratch_dir(settings.warehouse)
     scratch.mkdir(parents=True, exist_ok=True)
-    copy = scratch / settings.warehouse.name
-    # One whatif at a time per warehouse: they share the scratch folder.
-    with lock.warehouse_lock(
-        copy,
-        exclusive=True,
-        timeout=settings.lock_timeout_seconds,
-        purpose="whatif",
-        on_wait=console.log,
+    local = scratch / settings.warehouse.name
+    # One whatif at a time per warehouse folder: they share the scratch folder (and on
+    # Postgres the scratch schemas).
+    with (
+        lock.warehouse_lock(
+            local,
+            exclusive=True,
+            timeout=settings.lock_timeout_seconds,
+            purpose="whatif",
+            on_wait=console.log,
+        ),
+        scratch_build(settings, local, console) as built,
     ):
-        try:
-            copy_warehouse(settings, copy, console)
-            console.log(f"whatif: recomputing tiers as of {day} in a scratch copy {copy}")
-            scratch_copy = DuckDBWarehouse(copy)
-            transform.build(scratch_copy, day, day - timedelta(days=hysteresis - 1), rules)
-            query = f"select {COLUMNS} from {{}}.{HISTORY_TABLE} where as_of_date = ?"
-            with scratch_copy.connect(read_only=True) as con:
-                before = con.execute(query.format(PUBLISHED_SCHEMA), [day]).df()
-                after = con.execute(query.format(BUILD_SCHEMA), [day]).df()
-        finally:
-            for leftover in (copy, wal_of(copy)):
-                leftover.unlink(missing_ok=True)
+        console.log(f"whatif: recomputing tiers as of {day} in {built.describe}")
+        transform.build(
+            built.warehouse,
+            day,
+            day - timedelta(days=hysteresis - 1),
+            rules,
+            schema_prefix=built.schema_prefix,
+        )
+        query = f"select {COLUMNS} from {{}}.{HISTORY_TABLE} where as_of_date = ?"
+        with built.warehouse.connect(read_only=True) as con:
+            before = frame(con, query.format(PUBLISHED_SCHEMA), [day])
+            after = frame(con, query.format(built.schema_prefix + BUILD_SCHEMA), [day])
     return WhatIf(day, changes, before, after)
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """Where a whatif's dbt build runs: `warehouse` (whose local path keeps the scratch
+    build's dbt state), the built schemas' prefix, and what to call it in the log."""
+
+    warehouse: Warehouse
+    schema_prefix: str
+    describe: str
+
+
+@contextmanager
+def scratch_build(settings: Settings, local: Path, console: Console) -> Iterator[Scratch]:
+    """A place to build the tiers under changed rules that readers never see, removed
+    afterwards. On DuckDB a copy of the warehouse file (`local`), taken under the shared
+    warehouse lock: dbt needs the file's write lock, which the warehouse's readers and
+    builds would fight over. On Postgres the warehouse database itself, dbt building into
+    schemas named with SCRATCH_PREFIX beside the real ones (reading raw and the published
+    history from the real schemas) under the warehouse lock held shared for the whole
+    build, so no publish changes what it reads; the scratch schemas are dropped before
+    (a killed whatif's) and after."""
+    warehouse = open_warehouse(settings)
+    if not isinstance(warehouse, PostgresWarehouse):
+        try:
+            copy_warehouse(settings, local, console)
+            yield Scratch(DuckDBWarehouse(local), "", f"a scratch copy {local}")
+        finally:
+            for leftover in (local, wal_of(local)):
+                leftover.unlink(missing_ok=True)
+        return
+    with reading_lock(settings, warehouse, "whatif (building beside the warehouse)"):
+        drop_scratch_schemas(warehouse)
+        try:
+            where = f"schemas {SCRATCH_PREFIX}* of {warehouse.describe()}"
+            yield Scratch(PostgresWarehouse(warehouse.params, local), SCRATCH_PREFIX, where)
+        finally:
+            drop_scratch_schemas(warehouse)
+
+
+def drop_scratch_schemas(warehouse: Warehouse) -> None:
+    """Drop every schema a Postgres whatif builds (SCRATCH_PREFIX...), with its tables."""
+    with warehouse.connect() as con:
+        names = con.execute(
+            "select nspname from pg_namespace where left(nspname, ?) = ?",
+            [len(SCRATCH_PREFIX), SCRATCH_PREFIX],
+        ).fetchall()
+        for (name,) in names:
+            con.execute(f'drop schema "{name}" cascade')
 
 
 def scratch_dir(warehouse: Path) -> Path:

@@ -2,12 +2,16 @@
 runs the customer_tiering DAG: a pending three-day backfill of past days plus the unpaused
 daily schedule (which adds the latest day's run beside the backfill, its runs' tasks free
 to interleave) must all succeed and give the same warehouse as `tiering run --date` for
-the same days one after the other; and a run whose input fails validation must fail at
-validation, without retrying, leaving the published tables as they were.
+the same days one after the other; a run whose input fails validation must fail at
+validation, without retrying, leaving the published tables as they were; and the same DAG
+with `target: postgres` (a real PostgreSQL server on loopback, tests/postgres.py) must
+load, build and publish one day there, with its Parquet export and tier report.
 
 Everything runs on loopback in a temporary AIRFLOW_HOME, in one process group that the
 fixture ends (Airflow's components leave children behind otherwise). Progress is printed
-(`pytest -s` shows it). About three to four minutes.
+(`pytest -s` shows it). Three to four minutes on a quiet machine before the Postgres run
+was added; measured 2026-12-04 at load average 10 on 2 cores: 9 min 35 s, 96 s of it the
+Postgres run (a new DAG run on a day no run has, so nothing waits for a reprocess).
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from customer_tiering import orchestration, publish
+from customer_tiering import exports, orchestration, publish
 from customer_tiering.config import load_settings
+from customer_tiering.warehouses.postgres import URL_ENV
 from tests.conftest import published_checksums, table_checksum, warehouse_tables
+from tests.test_postgres_target import new_database, pg_publication, pg_rows, psycopg_url
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +48,8 @@ VENV_BIN = Path(sys.executable).parent
 DAG_ID = "customer_tiering"
 FIRST, LAST = date(2024, 1, 1), date(2024, 1, 3)
 BAD_DAY = LAST + timedelta(days=1)
+# The day the DAG runs on the Postgres warehouse: no run of the DAG has it yet.
+PG_DAY = BAD_DAY + timedelta(days=1)
 STARTED = time.monotonic()
 
 # The daily runs through pipeline.run, without Airflow: config, first day, last day.
@@ -84,7 +92,7 @@ def write_config(path: Path, root: Path, **extra: str) -> Path:
 class Airflow:
     """Airflow's CLI against the test's home, and the components it started."""
 
-    def __init__(self, home: Path, config: Path) -> None:
+    def __init__(self, home: Path, config: Path, pg_url: str) -> None:
         self.home = home
         self.port = free_port()
         inherited = {
@@ -115,6 +123,8 @@ class Airflow:
             # Parse the DAG file once, not every 30 s: CPU goes to the runs under test.
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
             "TIERING_CONFIG": str(config),
+            # For the run on the Postgres warehouse (tasks inherit the scheduler's env).
+            URL_ENV: psycopg_url(pg_url),
         }
         self.group: subprocess.Popen[bytes] | None = None
 
@@ -254,9 +264,10 @@ class Airflow:
 
 
 @pytest.fixture
-def airflow(tmp_path: Path) -> Iterator[Airflow]:
+def airflow(tmp_path: Path, postgres_url: str) -> Iterator[Airflow]:
     config = write_config(tmp_path / "tiering.yml", tmp_path / "airflow-run")
-    instance = Airflow(tmp_path / "airflow-home", config)
+    pg_url = new_database(postgres_url, "airflow_dag")
+    instance = Airflow(tmp_path / "airflow-home", config, pg_url)
     try:
         progress("airflow db migrate")
         instance.cli("db", "migrate", timeout=180)
@@ -379,3 +390,40 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
     assert snapshot.read_bytes() == snapshot_before
     assert (settings.quarantine / "sales_lines" / BAD_DAY.isoformat()).is_dir()
     progress("refused day failed at validation, not retried; published tables unchanged")
+
+    # The same DAG on a Postgres warehouse (`target: postgres` in its tiering.yml, the URL
+    # in the workers' environment): one day loaded, built, published there, then exported
+    # as Parquet and reported, all from schema marts.
+    pg_config = write_config(tmp_path / "pg.yml", tmp_path / "pg-run", target="postgres")
+    airflow.cli("variables", "set", "tiering_config", str(pg_config))
+    progress(f"backfill of {PG_DAY} on the Postgres warehouse")
+    airflow.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        PG_DAY.isoformat(),
+        "--to-date",
+        PG_DAY.isoformat(),
+        "--max-active-runs",
+        "1",
+    )
+    run = airflow.wait_runs([PG_DAY], timeout=600)[PG_DAY]
+    states = airflow.task_states(run["run_id"])
+    assert run["state"] == "success", f"{states}\n{airflow.component_logs()}"
+    assert set(states.values()) == {"success"}, states
+    pg_url = airflow.env[URL_ENV]
+    assert pg_rows(pg_url, "select max(as_of_date), count(*) > 0 from marts.customer_tiers") == [
+        (PG_DAY, True)
+    ]
+    pg_settings = load_settings(pg_config)
+    root = exports.exports_dir(pg_settings.warehouse)
+    marker = json.loads((root / exports.MARKER).read_text(encoding="utf-8"))
+    assert marker["published_at"] == pg_publication(pg_url)
+    assert (root / "customer_tier_history" / f"as_of_date={PG_DAY}" / "data.parquet").exists()
+    assert (root / "customer_tiers" / "customer_tiers.parquet").exists()
+    reports = pg_settings.warehouse.resolve().parent / "reports" / "tiers"
+    assert (reports / f"{PG_DAY}.html").exists() and (reports / "latest.html").exists()
+    assert not publish.bi_snapshot_path(pg_settings.warehouse).exists()
+    progress("the Postgres run succeeded: published, exported as Parquet, reported")

@@ -11,8 +11,10 @@ are checked beside it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from customer_tiering import cli, exports, load, lock, publish, transform
+from customer_tiering import cli, exports, load, lock, publish, transform, whatif
 from customer_tiering.config import Settings, load_settings
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import (
@@ -41,6 +43,10 @@ from customer_tiering.errors import (
     ConfigError,
     WarehouseBusy,
 )
+from customer_tiering.explain import explain
+from customer_tiering.published import reading as published_reading
+from customer_tiering.report import data as report_data
+from customer_tiering.report import report_dir
 from customer_tiering.sources.files import export
 from customer_tiering.warehouses import Warehouse, open_warehouse, pg_arrow
 from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
@@ -288,13 +294,14 @@ def test_every_published_table_equals_duckdb_row_for_row(published: Published) -
 
 
 @pytest.mark.integration
-def test_postgres_run_skips_the_bi_snapshot(published: Published) -> None:
+def test_postgres_run_writes_no_bi_snapshot(published: Published) -> None:
     folder = published.folder("postgres")
     assert not (folder / "bi").exists()
     assert not (folder / "tiers.duckdb").exists()  # the path names only the local folder
     assert (folder / ".tiers_dbt" / "target" / "manifest.json").exists()
     assert any((folder / "reports" / "validation").iterdir())
-    assert not (folder / "reports" / "tiers").exists()  # the HTML report is DuckDB only
+    # The tier report, read from schema marts, in the local folder as on DuckDB.
+    assert (folder / "reports" / "tiers" / "latest.html").exists()
     # The Parquet export is in the same folder, and holds the daily run's publication.
     marker = json.loads((folder / "exports" / ".published.json").read_text(encoding="utf-8"))
     assert marker["published_at"] == pg_publication(published.pg_url)
@@ -791,11 +798,177 @@ def test_spark_is_accepted_but_cannot_run_yet(
     assert not (tmp_path / "reports").exists()
 
 
-def test_report_explain_whatif_refuse_postgres(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+# --- report, explain and whatif, on both targets --------------------------------------------
+# Each target's figures come from its own published tables, read through the one read path
+# (customer_tiering.published.reading): equal values, not a target compared with itself.
+
+READERS = ("postgres", "duckdb")
+# An as-of date of the backfill that no run wrote a report for, and the daily run's.
+REPORT_DAYS = (BACKFILL_END - timedelta(days=4), NEXT_DAY)
+
+
+def reader_settings(published: Published, target: str) -> Settings:
+    """The settings of a target's runs, as the people's commands read them."""
+    return Settings(target=target, warehouse=published.folder(target) / "tiers.duckdb")
+
+
+def page_text(page: Path) -> str:
+    """A tier report page without the moment it was generated."""
+    return re.sub(r"generated [0-9T:+-]+\.", "generated .", page.read_text(encoding="utf-8"))
+
+
+def said(err: str) -> str:
+    """Console output as one line (rich wraps long lines)."""
+    return " ".join(err.split())
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("day", REPORT_DAYS)
+def test_the_report_figures_equal_duckdb(
+    published: Published, monkeypatch: pytest.MonkeyPatch, day: date
 ) -> None:
+    """Every figure of the page (each frame exactly, dtypes included), from each target."""
+    monkeypatch.setenv(URL_ENV, psycopg_url(published.pg_url))
+    figures = {}
+    for target in READERS:
+        with published_reading(reader_settings(published, target), "test") as con:
+            figures[target] = report_data.load(con, day)
+    pg, duck = figures["postgres"], figures["duckdb"]
+    for field in dataclasses.fields(report_data.ReportData):
+        left, right = getattr(pg, field.name), getattr(duck, field.name)
+        if isinstance(left, pd.DataFrame):
+            pd.testing.assert_frame_equal(left, right, check_exact=True, obj=field.name)
+        else:
+            assert left == right, field.name
+    assert len(duck.pareto) > 10 and not duck.alerts.empty and not duck.ageing.empty
+
+
+@pytest.mark.integration
+def test_the_report_pages_equal_duckdb(
+    published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The pages each target's runs wrote (the backfill's last day, the daily run's and
+    latest.html), and `tiering report --target T --date D` for a day no run wrote: the
+    same HTML but for the moment it was generated."""
+    monkeypatch.setenv(URL_ENV, psycopg_url(published.pg_url))
+    folders = {target: report_dir(published.folder(target) / "tiers.duckdb") for target in READERS}
+    day = REPORT_DAYS[0]
+    for target in READERS:
+        assert not (folders[target] / f"{day}.html").exists()
+        warehouse = str(published.folder(target) / "tiers.duckdb")
+        code = cli.main(
+            ["report", "--date", str(day), "--target", target, "--warehouse", warehouse]
+        )
+        assert code == EXIT_OK
+        assert (
+            capsys.readouterr().out
+            == f"tier report as of {day}: {folders[target] / f'{day}.html'}\n"
+        )
+    for name in (f"{day}.html", f"{BACKFILL_END}.html", f"{NEXT_DAY}.html", "latest.html"):
+        assert page_text(folders["postgres"] / name) == page_text(folders["duckdb"] / name), name
+    assert page_text(folders["postgres"] / "latest.html") == page_text(
+        folders["postgres"] / f"{NEXT_DAY}.html"
+    )
+
+
+@pytest.mark.integration
+def test_explain_equals_duckdb_for_every_customer(
+    published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv(URL_ENV, psycopg_url(published.pg_url))
+    settings = {target: reader_settings(published, target) for target in READERS}
+    ruled = 0
+    for day in REPORT_DAYS:
+        customers = pg_rows(
+            published.pg_url,
+            "select customer_id from marts.customer_tier_history"
+            f" where as_of_date = '{day}' order by 1",
+        )
+        assert len(customers) > 10
+        for (customer_id,) in customers:
+            lines = {target: explain(settings[target], customer_id, day) for target in READERS}
+            assert lines["postgres"] == lines["duckdb"], customer_id
+            ruled += "Rules that moved or flagged it:" in lines["duckdb"]
+    assert ruled, "no explained customer was moved or flagged by a rule"
+    # The command line, the target from --target; the latest day by default.
+    printed = {}
+    for target in READERS:
+        warehouse = str(settings[target].warehouse)
+        assert cli.main(["explain", customer_id, "--target", target, "--warehouse", warehouse]) == 0
+        printed[target] = capsys.readouterr().out
+    assert printed["postgres"] == printed["duckdb"]
+    assert (
+        printed["postgres"].startswith(customer_id) and f"as of {NEXT_DAY}" in printed["postgres"]
+    )
+
+
+@pytest.mark.integration
+def test_whatif_equals_duckdb_and_changes_nothing(
+    published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`tiering whatif` on each target: the same published and recomputed rows (exactly),
+    the same printed figures; on Postgres raw and marts stay as they were (the day layers'
+    fingerprint in raw._built too) and no scratch schema is left."""
+    monkeypatch.setenv(URL_ENV, psycopg_url(published.pg_url))
+    before = content_digest(published.pg_url)
+    schemas = pg_rows(published.pg_url, "select nspname from pg_namespace order by 1")
+    results: dict[str, whatif.WhatIf] = {}
+    real = whatif.recompute
+
+    def recorded(settings: Settings, *args: Any, **kwargs: Any) -> whatif.WhatIf:
+        results[settings.target] = real(settings, *args, **kwargs)
+        return results[settings.target]
+
+    monkeypatch.setattr(whatif, "recompute", recorded)
+    printed = {}
+    for target in READERS:
+        warehouse = str(published.folder(target) / "tiers.duckdb")
+        sets = ["--set", "abc_cut_method=customer_count", "--set", "tier_basis=revenue"]
+        code = cli.main(["whatif", *sets, "--target", target, "--warehouse", warehouse])
+        assert code == EXIT_OK
+        printed[target] = capsys.readouterr().out
+    assert printed["postgres"] == printed["duckdb"]
+    assert "What if abc_cut_method=customer_count, tier_basis=revenue" in printed["postgres"]
+    pg, duck = results["postgres"], results["duckdb"]
+    assert pg.as_of == duck.as_of == NEXT_DAY
+    for side in ("before", "after"):
+        left, right = (
+            getattr(result, side).sort_values("customer_id", ignore_index=True)
+            for result in (pg, duck)
+        )
+        pd.testing.assert_frame_equal(left, right, check_exact=True, obj=side)
+    assert len(duck.before) > 10
+    assert (whatif.matrix(duck).to_numpy().diagonal().sum()) < len(duck.joined())  # some move
+    assert content_digest(published.pg_url) == before
+    assert pg_rows(published.pg_url, "select nspname from pg_namespace order by 1") == schemas
+
+
+@pytest.mark.integration
+def test_readers_exit_codes_on_postgres_are_duckdb_s(
+    published: Published,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """Nothing published: exit 2, "no published tables", on both targets. A run holding
+    the Postgres warehouse (from any host): each reader waits (0 s here), then exit 1,
+    naming the run; the target from tiering.yml."""
+    commands = (["report"], ["explain", "C00001"], ["whatif", "--set", "window_days=180"])
+    monkeypatch.setenv(URL_ENV, psycopg_url(new_database(published.pg_url, "nothing_published")))
+    for command in commands:
+        for target in READERS:
+            warehouse = str(tmp_path / target / "tiers.duckdb")
+            code = cli.main([*command, "--target", target, "--warehouse", warehouse])
+            assert code == EXIT_USAGE, (command, target)
+            err = said(capsys.readouterr().err)
+            assert "no published tables" in err and "(run `tiering run" in err, err
+    monkeypatch.setenv(URL_ENV, psycopg_url(published.pg_url))
     config = tmp_path / "tiering.yml"
-    config.write_text("target: postgres\n", encoding="utf-8")
-    for command in (["report"], ["explain", "C00001"], ["whatif", "--set", "window_days=180"]):
-        assert cli.main(["--config", str(config), *command]) == EXIT_USAGE
-        assert "DuckDB BI snapshot" in capsys.readouterr().err
+    config.write_text("target: postgres\nlock_timeout_seconds: 0\n", encoding="utf-8")
+    elsewhere = open_warehouse(Settings(target="postgres", warehouse=tmp_path / "b" / "t.duckdb"))
+    warehouse = str(published.folder("postgres") / "tiers.duckdb")
+    with elsewhere.lock(True, 0, "backfill elsewhere"):
+        for command in commands:
+            code = cli.main(["--config", str(config), *command, "--warehouse", warehouse])
+            assert code == EXIT_FAILURE, command
+            assert "backfill elsewhere" in said(capsys.readouterr().err)

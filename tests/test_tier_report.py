@@ -278,6 +278,8 @@ def test_a_build_with_nobody_tiered_writes_no_report(tmp_path: Path) -> None:
     with duckdb.connect(str(snapshot)) as con:
         con.execute("create schema marts")
         con.execute("create table marts.customer_tier_history (as_of_date date, customer_id text)")
+    # The publication the snapshot holds, as a publish writes it beside the file.
+    publish.snapshot_marker(snapshot).write_text("2024-02-15T00:00:00", encoding="utf-8")
     line = report.write_for_build(settings, AS_OF)
     assert line == f"no tier report as of {AS_OF}: no customer is tiered on that day"
     assert not report_dir(settings.warehouse).exists()

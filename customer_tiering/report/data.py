@@ -1,9 +1,13 @@
 """The figures of the tier report, read from the published tables as of one date.
 
-Every figure is a query on the BI snapshot (customer_tiering.published), so the page
-shows exactly what BI tools show: no recomputation of tiers here. Money stays DECIMAL in
-the warehouse; the frames carry floats for the charts, and the page prints them rounded
-to cents.
+Every figure is a query on the published tables where BI tools read them (the BI
+snapshot on DuckDB, schema marts on Postgres; customer_tiering.published), so the page
+shows exactly what BI tools show: no recomputation of tiers here. The SQL is what both
+engines speak (no `group by all`, no `any_value`, a double spelled `double precision`,
+subqueries named, ids ordered by code point; tiers, `not tiered` and cut names sort alike
+in any collation), so both targets draw the same page from the same rows. Money stays
+DECIMAL in the warehouse; the frames carry floats for the charts, and the page prints
+them rounded to cents.
 """
 
 from __future__ import annotations
@@ -11,17 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import duckdb
 import pandas as pd
 
 from customer_tiering.publish import PUBLISHED_SCHEMA
-from customer_tiering.published import HISTORY, TIERS, as_of_days_before, previous_as_of
+from customer_tiering.published import HISTORY, TIERS, as_of_days_before, frame, previous_as_of
+from customer_tiering.warehouses import Connection
 
 # "Since 30 days earlier" and the migration matrix's span.
 COMPARE_DAYS = 30
 # Rows kept in the page's long tables (price exceptions); the count says how many in all.
 TABLE_ROWS = 50
 NOT_TIERED = "not tiered"
+# A double on both engines (DuckDB also reads `double precision`; Postgres has no `double`).
+DOUBLE = "double precision"
 AGEING_BUCKETS = {
     "not_yet_due_balance": "not yet due",
     "days_1_30_balance": "1-30 days",
@@ -53,12 +59,8 @@ class ReportData:
     new_customers_as_of: date | None
 
 
-def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pd.DataFrame:
-    return con.execute(sql, params).df()
-
-
 def tier_figures(
-    con: duckdb.DuckDBPyConnection, as_of: date, previous: date | None, earlier: date | None
+    con: Connection, as_of: date, previous: date | None, earlier: date | None
 ) -> pd.DataFrame:
     """Customers and contribution per tier on each of the three dates (0 where none)."""
     days = {"now": as_of, "previous": previous, "earlier": earlier}
@@ -66,7 +68,8 @@ def tier_figures(
     for label, day in days.items():
         counts = frame(
             con,
-            f"select tier, count(*) as customers, sum(contribution)::double as contribution"
+            f"select tier, count(*) as customers,"
+            f" cast(sum(contribution) as {DOUBLE}) as contribution"
             f" from {HISTORY} where as_of_date = ? group by tier",
             [day],
         )
@@ -82,13 +85,13 @@ def tier_figures(
     return result
 
 
-def pareto(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+def pareto(con: Connection, as_of: date) -> pd.DataFrame:
     """Positive contributors in rank order with their cumulative share and both cuts."""
     return frame(
         con,
         f"""
         select contribution_rank as rank, customer_id, customer_name,
-               contribution::double as contribution, cumulative_share,
+               cast(contribution as {DOUBLE}) as contribution, cumulative_share,
                share_cut_tier, count_cut_tier, tier
         from {HISTORY}
         where as_of_date = ? and contribution > 0
@@ -98,23 +101,23 @@ def pareto(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
     )
 
 
-def cut_counts(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+def cut_counts(con: Connection, as_of: date) -> pd.DataFrame:
     """How many customers each cut puts in each tier."""
     return frame(
         con,
         f"""
         select 'cumulative_share' as cut, share_cut_tier as tier, count(*) as customers
-        from {HISTORY} where as_of_date = ? group by all
+        from {HISTORY} where as_of_date = ? group by share_cut_tier
         union all
         select 'customer_count', count_cut_tier, count(*)
-        from {HISTORY} where as_of_date = ? group by all
+        from {HISTORY} where as_of_date = ? group by count_cut_tier
         order by 1, 2
         """,
         [as_of, as_of],
     )
 
 
-def migration(con: duckdb.DuckDBPyConnection, as_of: date, earlier: date | None) -> pd.DataFrame:
+def migration(con: Connection, as_of: date, earlier: date | None) -> pd.DataFrame:
     """Customers by (tier on `earlier`, tier on `as_of`); NOT_TIERED where a customer has
     no row on one of the two dates. Empty without an earlier date."""
     if earlier is None:
@@ -127,34 +130,36 @@ def migration(con: duckdb.DuckDBPyConnection, as_of: date, earlier: date | None)
         from (select customer_id, tier from {HISTORY} where as_of_date = ?) as before
         full outer join (select customer_id, tier from {HISTORY} where as_of_date = ?) as after
             using (customer_id)
-        group by all
-        order by all
+        group by 1, 2
+        order by 1, 2
         """,
         [NOT_TIERED, NOT_TIERED, earlier, as_of],
     )
 
 
-def ageing(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+def ageing(con: Connection, as_of: date) -> pd.DataFrame:
     """Receivables per final tier: customers, open balance and each ageing bucket."""
-    buckets = ", ".join(f"sum(aging.{column})::double as {column}" for column in AGEING_BUCKETS)
+    buckets = ", ".join(
+        f"cast(sum(aging.{column}) as {DOUBLE}) as {column}" for column in AGEING_BUCKETS
+    )
     return frame(
         con,
         f"""
         select coalesce(history.tier, ?) as tier, count(*) as customers,
-               sum(aging.open_balance)::double as open_balance,
-               sum(aging.overdue_balance)::double as overdue_balance, {buckets}
+               cast(sum(aging.open_balance) as {DOUBLE}) as open_balance,
+               cast(sum(aging.overdue_balance) as {DOUBLE}) as overdue_balance, {buckets}
         from {PUBLISHED_SCHEMA}.receivables_aging as aging
         left join {HISTORY} as history
             on history.customer_id = aging.customer_id and history.as_of_date = aging.as_of_date
         where aging.as_of_date = ?
-        group by all
+        group by 1
         order by 1
         """,
         [NOT_TIERED, as_of],
     )
 
 
-def alerts(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+def alerts(con: Connection, as_of: date) -> pd.DataFrame:
     """The alerts holding on `as_of`, with the figures behind each and the day it was
     raised (the first of its unbroken run of as-of dates)."""
     return frame(
@@ -162,7 +167,7 @@ def alerts(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
         f"""
         with days as (
             select as_of_date, dense_rank() over (order by as_of_date) as day_number
-            from (select distinct as_of_date from {HISTORY} where as_of_date <= ?)
+            from (select distinct as_of_date from {HISTORY} where as_of_date <= ?) as dated
         ),
         runs as (
             select alerts.*,
@@ -180,22 +185,23 @@ def alerts(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
         select raised.alert_category, raised.alert_type, raised.customer_id,
                history.customer_name, raised.tier, raised.metric_value,
                raised.threshold_value, raised.alert_detail, raised.raised_on,
-               history.contribution::double as contribution,
-               history.open_balance::double as open_balance,
-               history.overdue_balance::double as overdue_balance,
+               cast(history.contribution as {DOUBLE}) as contribution,
+               cast(history.open_balance as {DOUBLE}) as open_balance,
+               cast(history.overdue_balance as {DOUBLE}) as overdue_balance,
                history.worst_days_past_due, history.days_since_last_order
         from raised
         left join {HISTORY} as history
             on history.customer_id = raised.customer_id and history.as_of_date = raised.as_of_date
         where raised.as_of_date = ?
-        order by raised.alert_category, raised.alert_type, history.contribution desc nulls last,
-                 raised.customer_id
+        order by {con.binary_order("raised.alert_category")},
+                 {con.binary_order("raised.alert_type")}, history.contribution desc nulls last,
+                 {con.binary_order("raised.customer_id")}
         """,
         [as_of, as_of],
     )
 
 
-def price_exceptions(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[pd.DataFrame, int]:
+def price_exceptions(con: Connection, as_of: date) -> tuple[pd.DataFrame, int]:
     """Price exceptions of the COMPARE_DAYS sales days up to `as_of`, the widest gaps
     first (TABLE_ROWS of them), and how many there are."""
     where = (
@@ -206,11 +212,12 @@ def price_exceptions(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[pd.Da
     rows = frame(
         con,
         f"""
-        select as_of_date, product_id, customer_id, tier, quantity::double as quantity,
+        select as_of_date, product_id, customer_id, tier, cast(quantity as {DOUBLE}) as quantity,
                unit_price, reference_customer_id, reference_tier, reference_unit_price,
                price_gap_rate, is_bigger_tier_paying_less
         {where}
-        order by price_gap_rate desc, as_of_date desc, product_id, customer_id
+        order by price_gap_rate desc, as_of_date desc, {con.binary_order("product_id")},
+                 {con.binary_order("customer_id")}
         limit {TABLE_ROWS}
         """,
         [as_of, as_of],
@@ -218,23 +225,23 @@ def price_exceptions(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[pd.Da
     return rows, count
 
 
-def rebates(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+def rebates(con: Connection, as_of: date) -> pd.DataFrame:
     """Every customer with positive revenue: revenue, rebates, rebate rate and its flag."""
     return frame(
         con,
         f"""
-        select customer_id, customer_name, tier, revenue::double as revenue,
-               rebate_cost::double as rebate_cost, rebate_rate,
+        select customer_id, customer_name, tier, cast(revenue as {DOUBLE}) as revenue,
+               cast(rebate_cost as {DOUBLE}) as rebate_cost, rebate_rate,
                coalesce(is_rebate_rate_high, false) as is_rebate_rate_high
         from {HISTORY}
         where as_of_date = ? and revenue > 0
-        order by rebate_rate desc nulls last, customer_id
+        order by rebate_rate desc nulls last, {con.binary_order("customer_id")}
         """,
         [as_of],
     )
 
 
-def new_customers(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[pd.DataFrame, date | None]:
+def new_customers(con: Connection, as_of: date) -> tuple[pd.DataFrame, date | None]:
     """New customers per month up to `as_of`, from the latest-only mart (its repeat counts
     are as of its own as-of date, returned too)."""
     months = frame(
@@ -252,12 +259,12 @@ def new_customers(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[pd.DataF
     return months.drop(columns="as_of_date"), (pd.Timestamp(seen).date() if seen else None)
 
 
-def load(con: duckdb.DuckDBPyConnection, as_of: date) -> ReportData:
+def load(con: Connection, as_of: date) -> ReportData:
     """Every figure of the report as of `as_of` (a date the history holds)."""
     previous = previous_as_of(con, as_of)
     earlier = as_of_days_before(con, as_of, COMPARE_DAYS)
     basis, cut_method = con.execute(
-        f"select any_value(basis), any_value(cut_method) from {HISTORY} where as_of_date = ?",
+        f"select min(basis), min(cut_method) from {HISTORY} where as_of_date = ?",
         [as_of],
     ).fetchone()
     exceptions, exception_count = price_exceptions(con, as_of)

@@ -375,7 +375,7 @@ def render(data: ReportData, ceiling: float | None) -> str:
         f' data-cut-method="{html.escape(data.cut_method)}">'
         f"<header><h1>{title}</h1>"
         f'<p class="note">Contribution basis {html.escape(data.basis)}, cut'
-        f" {html.escape(data.cut_method)}. From the published tables (BI snapshot),"
+        f" {html.escape(data.cut_method)}. From the published tables (schema marts),"
         f" generated {generated}.</p><nav>{nav}</nav></header>"
         f"{''.join(sections)}</body></html>\n"
     )

@@ -13,8 +13,9 @@ surface, so load, transform, publish and the pipeline are written once:
   `fetchone`, `df`, `arrow`), transactions, bulk-loading a DataFrame into a typed temp table
   (DuckDB: register and insert; Postgres: COPY), table and column introspection, the few
   statements whose spelling differs (create table like the build's, an order-independent
-  row checksum, replacing a table), reader grants, a read that sees one committed state,
-  and Parquet files written from a query (the export, customer_tiering.exports).
+  row checksum, replacing a table, text sorted by code point), reader grants, a read that
+  sees one committed state, and Parquet files written from a query (the export,
+  customer_tiering.exports).
 
 SQL written against a Connection is the common subset of both dialects; whatever differs
 is a method here. The `warehouse` setting always names a local file path: on DuckDB the
@@ -84,6 +85,12 @@ class Connection(ABC):
     def row_checksum(self, columns: str) -> str:
         """An aggregate SQL expression: an order-independent digest (as text) of the typed
         values of `columns` over a group's rows, '0' for no rows."""
+
+    @abstractmethod
+    def binary_order(self, expression: str) -> str:
+        """`expression` (text) for an ORDER BY that sorts by code point on every engine,
+        so readers list rows in one order whatever the database's collation (an ERP id
+        `SO-2024-1` sorts apart from `SO2024` only by its punctuation)."""
 
     @abstractmethod
     def columns(self, schema: str, table: str) -> dict[str, str]:

@@ -79,6 +79,10 @@ class DuckDBConnection(Connection):
         self.duck.commit()
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Through a relation (no extra copy of the rows, as a DB-API result's Arrow
+        makes), after running any earlier `execute` to its end: DuckDB 2.0 refuses a
+        relation beside an unfinished result, which one read with `fetchone` still is."""
+        self.duck.complete()
         return self.duck.sql(sql, params=params).to_arrow_table()
 
     def stage(self, name: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
@@ -103,6 +107,10 @@ class DuckDBConnection(Connection):
 
     def row_checksum(self, columns: str) -> str:
         return f"cast(coalesce(sum(hash({columns})), 0) as varchar)"
+
+    def binary_order(self, expression: str) -> str:
+        """As it is: DuckDB compares text by code point unless told otherwise."""
+        return expression
 
     def columns(self, schema: str, table: str) -> dict[str, str]:
         rows = self.duck.execute(

@@ -8,11 +8,12 @@ the same connection as TIERING_PG_HOST, _PORT, _USER, _PASSWORD and _DATABASE, w
 Local files: the `warehouse` setting still names a local path, but no warehouse file is
 written there. Its folder holds what belongs to this machine: dbt's state (`.<name>_dbt/`),
 the Airflow run folders (`.runs/`), the validation reports (`reports/validation/`), the
-Parquet export (`exports/`, customer_tiering.exports) and the lock file; quarantine keeps
-its own setting. There is no BI snapshot file (nor the HTML tier report, which reads it):
-BI tools read schema `marts` directly as members of the read-only role `tiering_reader`
-(Postgres readers see the last committed publish and never block a build; a query still
-running when a publish commits delays the publish, whose DROP TABLE waits for it).
+HTML tier report (`reports/tiers/`, read from schema marts), the Parquet export
+(`exports/`, customer_tiering.exports) and the lock file; quarantine keeps its own
+setting. There is no BI snapshot file: BI tools read schema `marts` directly as members
+of the read-only role `tiering_reader` (Postgres readers see the last committed publish
+and never block a build; a query still running when a publish commits delays the publish,
+whose DROP TABLE waits for it).
 
 Reader role: each publish makes sure the role exists (`create role tiering_reader nologin`
 when missing; the pipeline's user then needs CREATEROLE, or a DBA creates the role once)
@@ -195,6 +196,11 @@ class PostgresConnection(Connection):
         text), as numeric so it cannot overflow."""
         digest = f"('x' || substr(md5(row({columns})::text), 1, 16))::bit(64)::bigint"
         return f"cast(coalesce(sum({digest}::numeric), 0) as varchar)"
+
+    def binary_order(self, expression: str) -> str:
+        """The "C" collation (byte order, which is code point order in UTF-8); the
+        database's default (en_US.UTF-8, say) would ignore punctuation and case first."""
+        return f'({expression}) collate "C"'
 
     def columns(self, schema: str, table: str) -> dict[str, str]:
         rows = self.execute(
