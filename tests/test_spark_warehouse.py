@@ -96,6 +96,10 @@ def test_a_changed_day_replaces_its_partition_and_an_empty_day_empties_it(
     assert partition_folder(warehouse.root, "sales_lines", "2025-03-03").is_dir()
     assert len(files(warehouse.root / "raw" / "sales_lines")) == 1
     assert not list(warehouse.root.glob(".scratch-*"))  # nothing left beside the partitions
+    # Every day emptied: no file left to read, the contract's empty table stands in.
+    with warehouse.connect() as con:
+        load.load(con, sales([], [D1, D2]))
+    assert raw_rows(warehouse, "select count(*) from raw.sales_lines") == [(0,)]
 
 
 def test_a_failed_load_moves_nothing_in(warehouse: SparkWarehouse) -> None:

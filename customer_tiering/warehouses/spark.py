@@ -169,17 +169,24 @@ class SparkConnection(DuckDBConnection):
                 self.writes.discard()
 
     def refresh_raw_view(self, table: str) -> None:
-        """raw.`table` as a view over its partitions (once it has any: before that the
-        empty table load.ensure_raw_schema made stands in for it)."""
+        """raw.`table` as a view over its partitions; while it has no file (never
+        loaded, or every day delivered empty) the empty table of the contract
+        (load.ensure_raw_schema) stands in for it, as a view over no file cannot be read."""
+        from customer_tiering.load import ensure_raw_schema
+
         folder = self.root / "raw" / table
-        if not any(folder.glob("*/*.parquet")):
-            return
         kind = self.duck.execute(
             "select table_type from information_schema.tables"
             " where table_schema = 'raw' and table_name = ?",
             [table],
         ).fetchall()
-        if kind and kind[0][0] != "VIEW":
+        is_view = bool(kind) and kind[0][0] == "VIEW"
+        if not any(folder.glob("*/*.parquet")):
+            if is_view:
+                self.duck.execute(f"drop view raw.{table}")
+                ensure_raw_schema(self)
+            return
+        if kind and not is_view:
             self.duck.execute(f"drop table raw.{table}")
         files = sql_path(folder / "*" / "*.parquet")
         self.duck.execute(
