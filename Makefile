@@ -61,8 +61,8 @@ test: $(VENV)/.installed-dev ## Run the whole test suite (unit, dbt, data qualit
 	$(BIN)/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder) $(if $(TEST_MARKS),-m "$(TEST_MARKS)") $(TEST_ARGS)
 
 .PHONY: test-spark
-test-spark: $(VENV)/.installed-dev ## The dbt models built on Spark, every mart compared with DuckDB (Java 17)
-	$(BIN)/python -m pytest -q -m spark_build tests/test_spark_target.py $(TEST_ARGS)
+test-spark: $(VENV)/.installed-dev ## The dbt models and `tiering run --target spark` on Spark, compared with DuckDB (Java 17)
+	$(BIN)/python -m pytest -q -m spark_build tests/test_spark_target.py tests/test_spark_pipeline.py $(TEST_ARGS)
 
 # dbt-spark in session mode runs the models on a local Spark (pyspark, Java 17). It lives
 # in its own venv: with pyspark importable, Great Expectations imports pyspark.sql.connect,

@@ -105,7 +105,10 @@ def add_target_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--target",
         choices=TARGETS,
-        help="warehouse engine (default duckdb); postgres connects to $TIERING_PG_URL",
+        help=(
+            "warehouse engine (default duckdb); postgres connects to $TIERING_PG_URL; spark"
+            " runs dbt on a local Spark session from .venv-spark (make spark-env)"
+        ),
     )
 
 

@@ -8,10 +8,12 @@ which as-of date history must be recomputed. Those days wait in `raw._pending`, 
 the same transaction, until a publish has recomputed them (customer_tiering.publish), so a
 run that fails after its load leaves the next run to recompute them.
 
-The same SQL runs on both warehouses (customer_tiering.warehouses): a batch is staged into
-a typed temp table (DuckDB: the registered DataFrame cast; Postgres: COPY), and the
-checksums are each engine's own order-independent row hash, so a ledger is compared only
-with itself.
+Where the rows go is the Connection's (`replace_raw_days`): a delete and insert in the
+raw table on DuckDB and Postgres, Parquet partitions moved in at the commit on the spark
+target (customer_tiering.warehouses.spark). The same SQL runs on every warehouse
+(customer_tiering.warehouses): a batch is staged into a typed temp table (DuckDB: the
+registered DataFrame cast; Postgres: COPY), and the checksums are each engine's own
+order-independent row hash, so a ledger is compared only with itself.
 """
 
 from __future__ import annotations
@@ -183,17 +185,7 @@ def load_table(con: Connection, table: str, frame: pd.DataFrame, days: list[date
     content changed. Runs inside the caller's transaction. A day in `days` with no rows in
     `frame` is a delivered empty day."""
     changed = stage_table(con, table, frame, days)
-    con.execute(
-        f"delete from raw.{table} where {BUSINESS_DATE} in (select business_date from changed_days)"
-    )
-    con.execute(
-        f"""
-        insert into raw.{table}
-        select s.*, current_timestamp from staged as s
-        join changed_days as c on c.business_date = s.{BUSINESS_DATE}
-        where c.is_stored
-        """
-    )
+    con.replace_raw_days(table)
     con.execute(
         f"delete from {LEDGER} where table_name = ?"
         " and business_date in (select business_date from changed_days)",

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -110,7 +109,7 @@ class PrestartedDbt:
         self.warehouse = warehouse
         env = {**os.environ, **warehouse.dbt_env()}
         self.process: subprocess.Popen[str] | None = progress.start_logged(
-            [sys.executable, "-c", WAITING_DBT], env, stdin=subprocess.PIPE
+            [warehouse.dbt_python(), "-c", WAITING_DBT], env, stdin=subprocess.PIPE
         )
 
     def take(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[str] | None:
@@ -164,7 +163,7 @@ def run_dbt(
     log_file = Path(args[args.index("--log-path") + 1]) / f"{args[0]}.log"
     (target / "run_results.json").unlink(missing_ok=True)  # never report a previous run
     started = prestarted.take([*args, *LOG_ARGS], job_env) if prestarted else None
-    command = started or [sys.executable, "-c", DBT_CLI, *args, *LOG_ARGS]
+    command = started or [warehouse.dbt_python(), "-c", DBT_CLI, *args, *LOG_ARGS]
     code, tally = progress.run_logged(command, env, log_file)
     if code == 0:
         return
@@ -266,6 +265,7 @@ def build(
     refresh = full_refresh or current is None or built_fingerprint(warehouse) != current
     if current is not None:
         record_built(warehouse, None)
+    warehouse.prepare_build()
     run_dbt(
         [
             *dbt_args("build", warehouse, rules),

@@ -275,6 +275,7 @@ SPREAD = (
 SLOW_FIRST = (
     "test_airflow_integration",
     "test_spark_target",
+    "test_spark_pipeline",
     "test_publish_safety",
     "test_run_order",
     "test_dag_integrity",

@@ -9,8 +9,9 @@ the main venv and needs no pyspark (DuckDB writes and reads the Parquet files).
 Spark reads the tables no model makes (the raw inputs, the published history) from
 Parquet folders: `export_parquet` writes them from a DuckDB warehouse, and dbt's
 on-run-start (macros/cross_db/parquet_tables.sql) registers each folder named in
-TIERING_SPARK_PARQUET as an external table. Test-only: the pipeline loads and publishes
-DuckDB (or Postgres); a Spark deployment would land its raw tables as Parquet itself.
+TIERING_SPARK_PARQUET as an external table. `tiering run --target spark` lands its raw
+partitions as Parquet itself (customer_tiering.warehouses.spark, tests/test_spark_pipeline.py);
+these helpers build the models alone from a DuckDB run.
 """
 
 from __future__ import annotations

@@ -787,17 +787,6 @@ def test_target_in_the_file_and_on_the_command_line(tmp_path: Path) -> None:
         load_settings(config)
 
 
-def test_spark_is_accepted_but_cannot_run_yet(
-    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    code = tiering(demo, tmp_path, "--date", FIRST.isoformat(), "--target", "spark")
-    assert code == EXIT_USAGE
-    err = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
-    assert "target spark" in err
-    assert "dbt build --target spark" in err  # what does run on Spark, and how
-    assert not (tmp_path / "reports").exists()
-
-
 # --- report, explain and whatif, on both targets --------------------------------------------
 # Each target's figures come from its own published tables, read through the one read path
 # (customer_tiering.published.reading): equal values, not a target compared with itself.

@@ -1,8 +1,9 @@
-"""The warehouse a run loads, builds and publishes into: a DuckDB file or a Postgres database.
+"""The warehouse a run loads, builds and publishes into: a DuckDB file, a Postgres database,
+or a DuckDB catalog with raw Parquet built on Spark.
 
 `open_warehouse(settings)` picks the implementation from the `target` setting (duckdb,
-postgres, spark; spark is refused with exit 2: only the dbt models run there, through dbt
-itself). Both implementations serve the same schemas (`raw`, dbt's `staging`,
+postgres, spark; customer_tiering.warehouses.spark says what the spark target keeps where).
+The implementations serve the same schemas (`raw`, dbt's `staging`,
 `intermediate`, `seeds`, `marts_build`, and the published `marts`) and expose the same small
 surface, so load, transform, publish and the pipeline are written once:
 
@@ -25,11 +26,14 @@ lock file (see customer_tiering.warehouses.postgres).
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+
+from customer_tiering.contract import BUSINESS_DATE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,6 +120,24 @@ class Connection(ABC):
         an export reads the publication record and every published table in one, so they
         cannot come from two publishes."""
 
+    def replace_raw_days(self, table: str) -> None:
+        """Replace the changed partitions of raw.`table` with the staged rows (temp tables
+        `staged` and `changed_days` of customer_tiering.load.stage_table), inside the
+        load's transaction. Where raw tables are tables (DuckDB, Postgres): delete and
+        insert; the spark target writes Parquet partitions instead."""
+        self.execute(
+            f"delete from raw.{table} where {BUSINESS_DATE} in"
+            " (select business_date from changed_days)"
+        )
+        self.execute(
+            f"""
+            insert into raw.{table}
+            select s.*, current_timestamp from staged as s
+            join changed_days as c on c.business_date = s.{BUSINESS_DATE}
+            where c.is_stored
+            """
+        )
+
     @abstractmethod
     def write_parquet(self, select: str, path: Path, partition_by: str | None = None) -> int:
         """Write the rows of `select` as Parquet with DuckDB's writer (so both engines
@@ -158,6 +180,15 @@ class Warehouse(ABC):
     def dbt_env(self) -> dict[str, str]:
         """The environment dbt's profile reads this warehouse's connection from."""
 
+    def dbt_python(self) -> str:
+        """The Python that runs dbt for this warehouse: the pipeline's own, except on
+        Spark (dbt-spark lives in `.venv-spark`, away from Great Expectations)."""
+        return sys.executable
+
+    def prepare_build(self) -> None:  # noqa: B027 (a hook: most warehouses need nothing)
+        """Make ready what dbt reads besides the warehouse's tables (Spark: the Parquet
+        copies of the ledger and the published history); nothing elsewhere."""
+
     @abstractmethod
     def lock(
         self,
@@ -184,21 +215,17 @@ class Warehouse(ABC):
 
 def open_warehouse(settings: Settings) -> Warehouse:
     """The warehouse the settings name. ConfigError (exit 2) for a target that cannot run
-    yet or a Postgres URL that is missing or malformed, before anything is pulled."""
-    from customer_tiering.errors import ConfigError
-
+    yet (spark without `.venv-spark`) or a Postgres URL that is missing or malformed,
+    before anything is pulled."""
     if settings.target == "postgres":
         from customer_tiering.warehouses.postgres import PostgresWarehouse
 
         return PostgresWarehouse.from_environment(settings.warehouse)
     if settings.target == "spark":
-        raise ConfigError(
-            "target spark: a pipeline run on Spark is not built yet (loading raw data into"
-            " Spark, publishing there); use --target duckdb or postgres. The dbt models do"
-            " run on Spark: `make spark-env`, then `.venv-spark/bin/dbt build --target spark`"
-            " in dbt_project/ with the raw tables as Parquet folders named in"
-            " TIERING_SPARK_PARQUET (README, Warehouse targets)"
-        )
+        from customer_tiering.config import PROJECT_ROOT
+        from customer_tiering.warehouses.spark import SparkWarehouse
+
+        return SparkWarehouse(settings.warehouse, PROJECT_ROOT)
     from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 
     return DuckDBWarehouse(settings.warehouse)

@@ -15,9 +15,11 @@
         {%- for relation, folder in fromjson(env_var('TIERING_SPARK_PARQUET', '{}')).items() -%}
             {%- do run_query('create schema if not exists ' ~ relation.split('.')[0]) -%}
             {#- An external table: dropping it leaves the folder; created again, it reads
-                the folder's current files. -#}
+                the folder's current files, also those in subfolders (the pipeline's raw
+                partitions, `_business_date=<day>/`, whose files hold that column too:
+                recursiveFileLookup turns partition inference off). -#}
             {%- do run_query('drop table if exists ' ~ relation) -%}
-            {%- do run_query('create table ' ~ relation ~ " using parquet location '" ~ folder ~ "'") -%}
+            {%- do run_query('create table ' ~ relation ~ " using parquet options (recursiveFileLookup 'true') location '" ~ folder ~ "'") -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return('') }}
