@@ -9,7 +9,7 @@
     {%- set window_days = var('window_days') | int -%}
     {%- set basis = tier_basis_column() -%}
     {%- set figures = [] -%}
-    {%- for column in profit_columns() + ['list_value', 'deep_discount_list_value', 'order_count', 'line_count', 'cost_entry_count'] -%}
+    {%- for column in window_money_columns() + ['order_count', 'line_count', 'cost_entry_count'] -%}
     {%- do figures.append({'name': column, 'column': column, 'days': window_days, 'lag': 0}) -%}
     {%- endfor -%}
     {%- do figures.extend([
@@ -21,6 +21,11 @@
         {'name': 'recent_contribution', 'column': basis, 'days': var('outlook_run_rate_days') | int, 'lag': 0},
     ]) -%}
     {{ return(figures) }}
+{%- endmacro %}
+
+{#- The money figures summed over the window (each also published, cast to money). -#}
+{% macro window_money_columns() -%}
+    {{ return(profit_columns() + ['list_value', 'deep_discount_list_value']) }}
 {%- endmacro %}
 
 {#- The distinct sums behind window_figures(), each named after the first figure it serves. -#}

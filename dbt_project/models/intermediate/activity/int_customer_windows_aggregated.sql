@@ -22,7 +22,7 @@
 --   * recent contribution: the basis metric over the last outlook_run_rate_days days (the
 --     outlook's run rate).
 {%- set window_days = var('window_days') | int %}
-{%- set money_columns = profit_columns() + ['list_value', 'deep_discount_list_value'] %}
+{%- set money_columns = window_money_columns() %}
 {#- The distinct trailing sums, and each figure as an expression over them (macros/windows.sql). #}
 {%- set sums = window_sums() %}
 {%- set figures = window_figure_expressions() %}
