@@ -217,6 +217,21 @@ class Airflow:
         errors = self.cli("dags", "list-import-errors", check=False)
         raise AssertionError(f"{DAG_ID} not parsed after {timeout} s\n{errors}")
 
+    def backfill(self, first: date, last: date) -> None:
+        """`airflow backfill create` of first..last, one run at a time."""
+        self.cli(
+            "backfill",
+            "create",
+            "--dag-id",
+            DAG_ID,
+            "--from-date",
+            first.isoformat(),
+            "--to-date",
+            last.isoformat(),
+            "--max-active-runs",
+            "1",
+        )
+
     def runs(self) -> list[dict[str, Any]]:
         return self.cli_json("dags", "list-runs", DAG_ID)
 
@@ -287,18 +302,7 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
     progress("components healthy; waiting for the DAG to be parsed")
     airflow.wait_dag_parsed()
     progress(f"backfill create {FIRST}..{LAST} --max-active-runs 1; unpause")
-    airflow.cli(
-        "backfill",
-        "create",
-        "--dag-id",
-        DAG_ID,
-        "--from-date",
-        FIRST.isoformat(),
-        "--to-date",
-        LAST.isoformat(),
-        "--max-active-runs",
-        "1",
-    )
+    airflow.backfill(FIRST, LAST)
     # Unpausing also starts the daily schedule: it adds the latest day's run, which runs
     # beside the backfill's (their max-active-runs are counted apart).
     airflow.cli("dags", "unpause", DAG_ID)
@@ -365,18 +369,7 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
     )
     airflow.cli("variables", "set", "tiering_config", str(bad_config))
     progress(f"backfill of {BAD_DAY} from a landing folder with a bad sales_lines file")
-    airflow.cli(
-        "backfill",
-        "create",
-        "--dag-id",
-        DAG_ID,
-        "--from-date",
-        BAD_DAY.isoformat(),
-        "--to-date",
-        BAD_DAY.isoformat(),
-        "--max-active-runs",
-        "1",
-    )
+    airflow.backfill(BAD_DAY, BAD_DAY)
     run = airflow.wait_runs([BAD_DAY], timeout=420)[BAD_DAY]
     assert run["state"] == "failed"
     states = airflow.task_states(run["run_id"])
@@ -397,18 +390,7 @@ def test_backfill_then_refused_day(airflow: Airflow, tmp_path: Path) -> None:
     pg_config = write_config(tmp_path / "pg.yml", tmp_path / "pg-run", target="postgres")
     airflow.cli("variables", "set", "tiering_config", str(pg_config))
     progress(f"backfill of {PG_DAY} on the Postgres warehouse")
-    airflow.cli(
-        "backfill",
-        "create",
-        "--dag-id",
-        DAG_ID,
-        "--from-date",
-        PG_DAY.isoformat(),
-        "--to-date",
-        PG_DAY.isoformat(),
-        "--max-active-runs",
-        "1",
-    )
+    airflow.backfill(PG_DAY, PG_DAY)
     run = airflow.wait_runs([PG_DAY], timeout=600)[PG_DAY]
     states = airflow.task_states(run["run_id"])
     assert run["state"] == "success", f"{states}\n{airflow.component_logs()}"
