@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def reader_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def command_report(args: argparse.Namespace) -> None:
+def command_report(args: argparse.Namespace, console: Console) -> None:
     from customer_tiering.report import write_report
 
     files = write_report(reader_settings(args), args.date)
@@ -161,7 +162,7 @@ def command_report(args: argparse.Namespace) -> None:
         print(f"latest: {files.latest}")
 
 
-def command_explain(args: argparse.Namespace) -> None:
+def command_explain(args: argparse.Namespace, console: Console) -> None:
     from customer_tiering.explain import explain
 
     settings = reader_settings(args)
@@ -202,7 +203,7 @@ def command_demo_export(args: argparse.Namespace, console: Console) -> None:
     )
 
 
-def command_export(args: argparse.Namespace) -> None:
+def command_export(args: argparse.Namespace, console: Console) -> None:
     """One line per table written, then the total. On either target: from the BI snapshot
     on DuckDB, from schema marts on Postgres (customer_tiering.exports)."""
     from customer_tiering import exports
@@ -215,7 +216,7 @@ def command_export(args: argparse.Namespace) -> None:
     print(exported)
 
 
-def command_quarantine_list(args: argparse.Namespace) -> None:
+def command_quarantine_list(args: argparse.Namespace, console: Console) -> None:
     """One tab-separated line per quarantined table-day (oldest first), for people and grep."""
     from customer_tiering import quarantine
 
@@ -258,27 +259,25 @@ def command_run(args: argparse.Namespace, console: Console) -> None:
         print(f"tier report: {report_dir(settings.warehouse) / LATEST}")
 
 
+# Each verb's handler, by the subcommand name build_parser gives it.
+COMMANDS: dict[str, Callable[[argparse.Namespace, Console], None]] = {
+    "run": command_run,
+    "demo": command_demo_export,
+    "quarantine": command_quarantine_list,
+    "export": command_export,
+    "docs": command_docs,
+    "report": command_report,
+    "explain": command_explain,
+    "whatif": command_whatif,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(stderr=True)
     try:
-        if args.command == "run":
-            command_run(args, console)
-        elif args.command == "demo":
-            command_demo_export(args, console)
-        elif args.command == "quarantine":
-            command_quarantine_list(args)
-        elif args.command == "export":
-            command_export(args)
-        elif args.command == "docs":
-            command_docs(args, console)
-        elif args.command == "report":
-            command_report(args)
-        elif args.command == "explain":
-            command_explain(args)
-        elif args.command == "whatif":
-            command_whatif(args, console)
+        COMMANDS[args.command](args, console)
     except TieringError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
