@@ -450,7 +450,9 @@ def build(ctx: RunContext) -> RunResult:
             exported = exports.refresh(settings, delta)
         if exported is not None:
             ctx.console.log(str(exported))
-        ctx.console.log(report.write_for_build(settings, as_of))
+        with timed(timings, "report"):
+            written = report.write_for_build(settings, as_of)
+        ctx.console.log(written)
     return RunResult(as_of, history_start, changed, tables, dict(timings))
 
 
