@@ -64,3 +64,12 @@
     {%- endfor -%}
     {{ return(expressions) }}
 {%- endmacro %}
+
+{#- The customer-day columns the distinct trailing sums read (window_sums), each once. -#}
+{% macro window_summed_columns() -%}
+    {%- set columns = [] -%}
+    {%- for window_sum in window_sums() if window_sum.column not in columns -%}
+    {%- do columns.append(window_sum.column) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
