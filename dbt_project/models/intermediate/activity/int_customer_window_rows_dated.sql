@@ -1,8 +1,9 @@
 -- Every dated row the trailing windows of int_customer_windows_summed read, per customer,
--- in the span the build looks at (lookback_start_date..as_of_date): its activity days
--- (the customer-day columns the window sums read, with the order day and its interval on
--- an order day) and the events behind active months, so that nothing here grows with
--- customers x days where the data is sparse.
+-- in the span the build looks at (lookback_start_date..as_of_date): its activity days (the
+-- customer-day columns the window sums read, and the day as order_date when the customer
+-- ordered on it, the order days of int_customer_order_days_sequenced) and the events
+-- behind active months, so that nothing here grows with customers x days where the data
+-- is sparse.
 --
 -- Active months are calendar months with an order day inside the window, counted exactly
 -- with running sums of dated events: an order day d counts for its month on as-of dates D
@@ -27,13 +28,6 @@ customer_days as (
 order_days as (
 
     select * from {{ ref('int_customer_order_days_sequenced') }}
-
-),
-
-order_days_in_lookback as (
-
-    select * from order_days
-    where order_date between {{ lookback_start_date() }} and {{ as_of_date() }}
 
 ),
 
@@ -83,14 +77,9 @@ final as (
         customer_days.{{ column }},
         {%- endfor %}
         0 as active_month_delta,
-        order_days.order_date,
-        order_days.order_interval_days,
+        case when customer_days.order_count > 0 then customer_days.activity_date end as order_date,
         customer_days.activity_date as timeline_date
     from customer_days
-    left join order_days_in_lookback as order_days
-        on
-            customer_days.customer_id = order_days.customer_id
-            and customer_days.activity_date = order_days.order_date
 
     union all
 
@@ -102,7 +91,6 @@ final as (
         {%- endfor %}
         active_month_delta,
         null as order_date,
-        null as order_interval_days,
         event_date as timeline_date
     from month_entry_events
 

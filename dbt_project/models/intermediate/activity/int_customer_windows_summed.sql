@@ -6,13 +6,22 @@
 {%- set window_days = var('window_days') | int %}
 {%- set sums = window_sums() %}
 {%- set is_few_as_of_dates = build_days() <= few_as_of_dates() %}
-{%- set is_median_joined = not is_few_as_of_dates and not window_median_supported() %}
+{#- The median interval: over a window frame where the adapter has a windowed median, else
+    (and for a few as-of dates) by a join of each as-of row to the order days of its window. #}
+{%- set is_median_joined = is_few_as_of_dates or not window_median_supported() %}
 
 with
 
 dated_rows as (
 
     select * from {{ ref('int_customer_window_rows_dated') }}
+
+),
+
+order_days_in_lookback as (
+
+    select * from {{ ref('int_customer_order_days_sequenced') }}
+    where order_date between {{ lookback_start_date() }} and {{ as_of_date() }}
 
 ),
 
@@ -40,11 +49,7 @@ windowed as (
         ) as {{ window_sum.name }},
         {%- endfor %}
         sum(dated_rows.active_month_delta) as active_months,
-        max(dated_rows.order_date) as last_order_in_lookback_date,
-        {{ median(
-            'case when dated_rows.order_date > ' ~ add_days('as_of_rows.as_of_date', -window_days)
-            ~ ' then dated_rows.order_interval_days end'
-        ) }} as median_order_interval_days
+        max(dated_rows.order_date) as last_order_in_lookback_date
     from as_of_rows
     left join dated_rows
         on
@@ -58,9 +63,14 @@ windowed as (
 timeline as (
 
     select
-        *,
+        dated_rows.*,
+        order_days_in_lookback.order_interval_days,
         0 as is_as_of_row
     from dated_rows
+    left join order_days_in_lookback
+        on
+            dated_rows.customer_id = order_days_in_lookback.customer_id
+            and dated_rows.order_date = order_days_in_lookback.order_date
 
     union all
 
@@ -72,8 +82,8 @@ timeline as (
         {%- endfor %}
         0 as active_month_delta,
         null as order_date,
-        null as order_interval_days,
         as_of_date as timeline_date,
+        null as order_interval_days,
         1 as is_as_of_row
     from as_of_rows
 
@@ -110,27 +120,16 @@ windowed as (
     )
 
 ),
-
+{%- endif %}
 {%- if is_median_joined %}
 
--- Adapters without a windowed median (window_median_supported): each as-of row joined to
--- the order days of its window.
 interval_medians as (
-
-    select
-        as_of_rows.customer_id,
-        as_of_rows.as_of_date,
-        {{ median('dated_rows.order_interval_days') }} as median_order_interval_days
-    from as_of_rows
-    inner join dated_rows
-        on
-            as_of_rows.customer_id = dated_rows.customer_id
-            and dated_rows.order_date > {{ add_days('as_of_rows.as_of_date', -window_days) }}
-            and as_of_rows.as_of_date >= dated_rows.order_date
-    group by as_of_rows.customer_id, as_of_rows.as_of_date
-
+    {{ as_of_rows_joined(
+        'order_days_in_lookback', 'order_date',
+        median('order_days_in_lookback.order_interval_days') ~ ' as median_order_interval_days',
+        days=window_days,
+    ) }}
 ),
-{%- endif %}
 {%- endif %}
 
 final as (
@@ -145,9 +144,11 @@ final as (
         windowed.last_order_in_lookback_date,
         {{ 'interval_medians' if is_median_joined else 'windowed' }}.median_order_interval_days
     from windowed
-    {%- if is_median_joined %}
+    {% if is_median_joined -%}
     left join interval_medians
-        on windowed.customer_id = interval_medians.customer_id and windowed.as_of_date = interval_medians.as_of_date
+        on
+            windowed.customer_id = interval_medians.customer_id
+            and windowed.as_of_date = interval_medians.as_of_date
     {%- endif %}
     {%- if not is_few_as_of_dates %}
     where windowed.is_as_of_row = 1
