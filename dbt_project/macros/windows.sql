@@ -64,3 +64,32 @@
     {%- endfor -%}
     {{ return(expressions) }}
 {%- endmacro %}
+
+{#- The customer-day columns the distinct trailing sums read (window_sums), each once. -#}
+{% macro window_summed_columns() -%}
+    {%- set columns = [] -%}
+    {%- for window_sum in window_sums() if window_sum.column not in columns -%}
+    {%- do columns.append(window_sum.column) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{#- The as-of rows (the CTE as_of_rows: customer_id, as_of_date) joined to the customer's
+    rows of `relation` dated by `date_column` on or before the as-of date, and after the
+    as-of date - `days` when given; one row per as-of row with `aggregate` (SQL and its
+    name) over them. Costs as-of rows x dated rows: for a build of a few as-of dates. -#}
+{% macro as_of_rows_joined(relation, date_column, aggregate, days=none) -%}
+    select
+        as_of_rows.customer_id,
+        as_of_rows.as_of_date,
+        {{ aggregate }}
+    from as_of_rows
+    inner join {{ relation }}
+        on
+            as_of_rows.customer_id = {{ relation }}.customer_id
+            {%- if days is not none %}
+            and {{ relation }}.{{ date_column }} > {{ add_days('as_of_rows.as_of_date', -days) }}
+            {%- endif %}
+            and as_of_rows.as_of_date >= {{ relation }}.{{ date_column }}
+    group by as_of_rows.customer_id, as_of_rows.as_of_date
+{%- endmacro %}

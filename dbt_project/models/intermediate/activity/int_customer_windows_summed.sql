@@ -1,0 +1,159 @@
+-- The trailing sums (macros/windows.sql window_sums), active months, latest order day and
+-- median order interval of each as-of row (int_customer_as_of_dates_selected), read off the
+-- customer's dated rows (int_customer_window_rows_dated): a build of a few as-of dates joins
+-- each as-of row to them; a build of many slides RANGE frames over one timeline of the dated
+-- and the as-of rows. Ephemeral: compiled into its one reader, int_customer_windows_aggregated.
+{%- set window_days = var('window_days') | int %}
+{%- set sums = window_sums() %}
+{%- set is_few_as_of_dates = build_days() <= few_as_of_dates() %}
+{#- The median interval: over a window frame where the adapter has a windowed median, else
+    (and for a few as-of dates) by a join of each as-of row to the order days of its window. #}
+{%- set is_median_joined = is_few_as_of_dates or not window_median_supported() %}
+
+with
+
+dated_rows as (
+
+    select * from {{ ref('int_customer_window_rows_dated') }}
+
+),
+
+order_days_in_lookback as (
+
+    select * from {{ ref('int_customer_order_days_sequenced') }}
+    where order_date between {{ lookback_start_date() }} and {{ as_of_date() }}
+
+),
+
+as_of_rows as (
+
+    select * from {{ ref('int_customer_as_of_dates_selected') }}
+
+),
+{%- if is_few_as_of_dates %}
+
+windowed as (
+
+    select
+        as_of_rows.customer_id,
+        as_of_rows.as_of_date,
+        {%- for window_sum in sums %}
+        sum(
+            case
+                when
+                    dated_rows.timeline_date
+                    > {{ add_days('as_of_rows.as_of_date', -(window_sum.days + window_sum.lag)) }}
+                    and dated_rows.timeline_date <= {{ add_days('as_of_rows.as_of_date', -window_sum.lag) }}
+                    then dated_rows.{{ window_sum.column }}
+            end
+        ) as {{ window_sum.name }},
+        {%- endfor %}
+        sum(dated_rows.active_month_delta) as active_months,
+        max(dated_rows.order_date) as last_order_in_lookback_date
+    from as_of_rows
+    left join dated_rows
+        on
+            as_of_rows.customer_id = dated_rows.customer_id
+            and as_of_rows.as_of_date >= dated_rows.timeline_date
+    group by as_of_rows.customer_id, as_of_rows.as_of_date
+
+),
+{%- else %}
+
+timeline as (
+
+    select
+        dated_rows.*,
+        order_days_in_lookback.order_interval_days,
+        0 as is_as_of_row
+    from dated_rows
+    left join order_days_in_lookback
+        on
+            dated_rows.customer_id = order_days_in_lookback.customer_id
+            and dated_rows.order_date = order_days_in_lookback.order_date
+
+    union all
+
+    select
+        customer_id,
+        {{ day_number('as_of_date') }} as day_number,
+        {%- for column in window_summed_columns() %}
+        0 as {{ column }},
+        {%- endfor %}
+        0 as active_month_delta,
+        null as order_date,
+        as_of_date as timeline_date,
+        null as order_interval_days,
+        1 as is_as_of_row
+    from as_of_rows
+
+),
+
+windowed as (
+
+    select
+        customer_id,
+        timeline_date as as_of_date,
+        is_as_of_row,
+        {%- for window_sum in sums %}
+        sum({{ window_sum.column }}) over (
+            partition by customer_id
+            order by day_number
+            range between {{ window_sum.days + window_sum.lag - 1 }} preceding
+            and {{ 'current row' if window_sum.lag == 0 else window_sum.lag ~ ' preceding' }}
+        ) as {{ window_sum.name }},
+        {%- endfor %}
+        {%- if not is_median_joined %}
+        {{ median('order_interval_days') }} over (
+            partition by customer_id
+            order by day_number
+            range between {{ window_days - 1 }} preceding and current row
+        ) as median_order_interval_days,
+        {%- endif %}
+        sum(active_month_delta) over history_to_date as active_months,
+        max(order_date) over history_to_date as last_order_in_lookback_date
+    from timeline
+    window history_to_date as (
+        partition by customer_id
+        order by day_number
+        range between unbounded preceding and current row
+    )
+
+),
+{%- endif %}
+{%- if is_median_joined %}
+
+interval_medians as (
+    {{ as_of_rows_joined(
+        'order_days_in_lookback', 'order_date',
+        median('order_days_in_lookback.order_interval_days') ~ ' as median_order_interval_days',
+        days=window_days,
+    ) }}
+),
+{%- endif %}
+
+final as (
+
+    select
+        windowed.customer_id,
+        windowed.as_of_date,
+        {%- for window_sum in sums %}
+        windowed.{{ window_sum.name }},
+        {%- endfor %}
+        windowed.active_months,
+        windowed.last_order_in_lookback_date,
+        {{ 'interval_medians' if is_median_joined else 'windowed' }}.median_order_interval_days
+    from windowed
+    {% if is_median_joined -%}
+    left join interval_medians
+        on
+            windowed.customer_id = interval_medians.customer_id
+            and windowed.as_of_date = interval_medians.as_of_date
+    {%- endif %}
+    {%- if not is_few_as_of_dates %}
+    where windowed.is_as_of_row = 1
+    {%- endif %}
+
+)
+
+select * from final
