@@ -75,10 +75,10 @@
 {%- endmacro %}
 
 {#- The as-of rows (the CTE as_of_rows: customer_id, as_of_date) joined to the customer's
-    rows of `relation` dated by `date_column` on or before the as-of date, and after the
-    as-of date - `days` when given; one row per as-of row with `aggregate` (SQL and its
-    name) over them. Costs as-of rows x dated rows: for a build of a few as-of dates. -#}
-{% macro as_of_rows_joined(relation, date_column, aggregate, days=none) -%}
+    rows of `relation` dated by `date_column` in the `days` days up to the as-of date; one
+    row per as-of row with `aggregate` (SQL and its name) over them. Costs as-of rows x
+    dated rows: for a build of a few as-of dates. -#}
+{% macro as_of_rows_joined(relation, date_column, aggregate, days) -%}
     select
         as_of_rows.customer_id,
         as_of_rows.as_of_date,
@@ -87,9 +87,7 @@
     inner join {{ relation }}
         on
             as_of_rows.customer_id = {{ relation }}.customer_id
-            {%- if days is not none %}
             and {{ relation }}.{{ date_column }} > {{ add_days('as_of_rows.as_of_date', -days) }}
-            {%- endif %}
             and as_of_rows.as_of_date >= {{ relation }}.{{ date_column }}
     group by as_of_rows.customer_id, as_of_rows.as_of_date
 {%- endmacro %}
