@@ -37,6 +37,8 @@ previous chunk is loaded gives the same batch.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -45,6 +47,7 @@ from datetime import date, timedelta
 from typing import Protocol
 
 import pandas as pd
+import pyarrow as pa
 from rich.console import Console
 
 from customer_tiering import exports, load, lock, publish, quarantine, report, transform, validate
@@ -482,7 +485,19 @@ def run(
         prepare(ctx)
         # The source (the demo's month caches) is let go before dbt starts beside this process.
         ingest(ctx, source or open_source(settings))
+        release_memory()
         return build(ctx)
+
+
+def release_memory() -> None:
+    """Hand the heap the ingested chunks used back to the system before dbt builds beside
+    this process: pyarrow's pool and glibc's malloc keep freed memory for reuse, which
+    would count against the run's memory (about 100 MB after three months of 20,000
+    customers' lines)."""
+    pa.default_memory_pool().release_unused()
+    libc = ctypes.util.find_library("c")
+    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):  # glibc only
+        ctypes.CDLL(libc).malloc_trim(0)
 
 
 def ingest(ctx: RunContext, source: Source) -> None:

@@ -6,12 +6,17 @@ pipeline's own connections stay under the cap; DuckDB's own default is 80 % of R
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 
+from customer_tiering import pipeline
 from customer_tiering.config import DBT_PROJECT_DIR
 from customer_tiering.warehouses.duckdb_file import (
     DEFAULT_MEMORY_LIMIT,
@@ -61,3 +66,21 @@ def test_dbt_reads_the_same_variable_with_the_same_default() -> None:
     assert duckdb_output["settings"]["memory_limit"] == (
         f"{{{{ env_var('{MEMORY_ENV}', '{DEFAULT_MEMORY_LIMIT}') }}}}"
     )
+
+
+def resident_mb() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 2**20
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
+def test_the_run_gives_the_ingested_heap_back_before_dbt_builds() -> None:
+    # Frames like a chunk's, freed: pyarrow's pool and malloc keep the pages, which would
+    # sit beside dbt's DuckDB for the whole build.
+    table = pa.table({"amount": pa.array(np.arange(20_000_000, dtype="int64"))})
+    frame = pd.DataFrame({"line_id": [f"L{i}" for i in range(1_000_000)]})
+    frame["amount"] = table.to_pandas()["amount"][: len(frame)].to_numpy()
+    del table, frame
+    freed = resident_mb()
+    pipeline.release_memory()
+    assert resident_mb() < freed - 100

@@ -142,7 +142,7 @@ def run_and_kill(config: Path, marker: str) -> str:
 # built in marts_build, the marts built and being tested, and dbt done (publish under way
 # or just finished).
 KILL_POINTS = [
-    "START sql table model intermediate.int_customer_profiles_joined",
+    "START sql table model intermediate.int_customer_windows_aggregated",
     "OK created sql table model marts_build.customer_tiers",
     "START test not_null_customer_service_plan",
     "Completed successfully",
