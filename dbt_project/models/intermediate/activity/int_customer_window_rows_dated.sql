@@ -78,7 +78,8 @@ final as (
         {%- endfor %}
         0 as active_month_delta,
         case when customer_days.order_count > 0 then customer_days.activity_date end as order_date,
-        customer_days.activity_date as timeline_date
+        customer_days.activity_date as timeline_date,
+        true as is_activity_day
     from customer_days
 
     union all
@@ -91,7 +92,8 @@ final as (
         {%- endfor %}
         active_month_delta,
         null as order_date,
-        event_date as timeline_date
+        event_date as timeline_date,
+        false as is_activity_day
     from month_entry_events
 
 )

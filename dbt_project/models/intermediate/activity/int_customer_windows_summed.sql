@@ -2,7 +2,10 @@
 -- median order interval of each as-of row (int_customer_as_of_dates_selected), read off the
 -- customer's dated rows (int_customer_window_rows_dated): a build of a few as-of dates joins
 -- each as-of row to them; a build of many slides RANGE frames over one timeline of the dated
--- and the as-of rows. Ephemeral: compiled into its one reader, int_customer_windows_aggregated.
+-- and the as-of rows, where an activity day that is also an as-of date stands for its as-of
+-- row (rows of one day share their RANGE frames), so the timeline holds as-of rows only for
+-- days without activity. Ephemeral: compiled into its one reader,
+-- int_customer_windows_aggregated.
 {%- set window_days = var('window_days') | int %}
 {%- set sums = window_sums() %}
 {%- set is_few_as_of_dates = build_days() <= few_as_of_dates() %}
@@ -65,27 +68,39 @@ timeline as (
     select
         dated_rows.*,
         order_days_in_lookback.order_interval_days,
-        0 as is_as_of_row
+        case when as_of_rows.as_of_date is null then 0 else 1 end as is_as_of_row
     from dated_rows
     left join order_days_in_lookback
         on
             dated_rows.customer_id = order_days_in_lookback.customer_id
             and dated_rows.order_date = order_days_in_lookback.order_date
+    left join as_of_rows
+        on
+            dated_rows.is_activity_day
+            and dated_rows.customer_id = as_of_rows.customer_id
+            and dated_rows.timeline_date = as_of_rows.as_of_date
 
     union all
 
     select
-        customer_id,
-        {{ day_number('as_of_date') }} as day_number,
+        as_of_rows.customer_id,
+        {{ day_number('as_of_rows.as_of_date') }} as day_number,
         {%- for column in window_summed_columns() %}
         0 as {{ column }},
         {%- endfor %}
         0 as active_month_delta,
         null as order_date,
-        as_of_date as timeline_date,
+        as_of_rows.as_of_date as timeline_date,
+        false as is_activity_day,
         null as order_interval_days,
         1 as is_as_of_row
     from as_of_rows
+    left join dated_rows
+        on
+            dated_rows.is_activity_day
+            and as_of_rows.customer_id = dated_rows.customer_id
+            and as_of_rows.as_of_date = dated_rows.timeline_date
+    where dated_rows.customer_id is null
 
 ),
 
