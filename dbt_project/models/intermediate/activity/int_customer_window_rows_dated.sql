@@ -68,6 +68,21 @@ month_entry_events as (
 
 ),
 
+-- Most events cancel: a month's later order day enters on the day its earlier one leaves.
+-- Only the net change of a day is a timeline row (about two per customer and month, not
+-- two per order day, with window_days of a month or more).
+month_event_days as (
+
+    select
+        customer_id,
+        event_date,
+        sum(active_month_delta) as active_month_delta
+    from month_entry_events
+    group by customer_id, event_date
+    having sum(active_month_delta) <> 0
+
+),
+
 final as (
 
     select
@@ -94,7 +109,7 @@ final as (
         null as order_date,
         event_date as timeline_date,
         false as is_activity_day
-    from month_entry_events
+    from month_event_days
 
 )
 
