@@ -94,33 +94,45 @@ coded as (
 ),
 
 -- VIP levels inside the final A: by cumulative share of A's (positive) contribution, a
--- customer takes the level where its own share starts, like the ABC cut.
-vip_ranked as (
+-- customer takes the level where its own share starts, like the ABC cut. Ranked on the A
+-- rows' keys alone and joined back: a window over every figure of every row sorted them
+-- all (the slowest step of a backfill's tier history).
+a_ranked as (
 
     select
-        *,
-        sum(case when tier = 'A' and contribution > 0 then contribution else 0 end)
+        as_of_date,
+        customer_id,
+        sum(case when contribution > 0 then contribution else 0 end)
             over (partition by as_of_date) as a_total_contribution,
-        coalesce(sum(case when tier = 'A' and contribution > 0 then contribution else 0 end) over (
+        coalesce(sum(case when contribution > 0 then contribution else 0 end) over (
             partition by as_of_date
-            order by case when tier = 'A' then 0 else 1 end asc, contribution desc, customer_id asc
+            order by contribution desc, customer_id asc
             rows between unbounded preceding and 1 preceding
         ), 0) as a_contribution_before
     from coded
+    where tier = 'A'
 
 ),
 
 final as (
 
     select
-        *,
+        coded.*,
+        a_ranked.a_total_contribution,
+        a_ranked.a_contribution_before,
         case
-            when tier <> 'A' then null
-            when a_contribution_before < a_total_contribution * {{ var('vip_diamond_share') }} then 'diamond'
-            when a_contribution_before < a_total_contribution * {{ var('vip_gold_share') }} then 'gold'
+            when a_ranked.customer_id is null then null
+            when a_ranked.a_contribution_before < a_ranked.a_total_contribution * {{ var('vip_diamond_share') }}
+                then 'diamond'
+            when a_ranked.a_contribution_before < a_ranked.a_total_contribution * {{ var('vip_gold_share') }}
+                then 'gold'
             else 'silver'
         end as vip_level
-    from vip_ranked
+    from coded
+    left join a_ranked
+        on
+            coded.customer_id = a_ranked.customer_id
+            and coded.as_of_date = a_ranked.as_of_date
 
 )
 
