@@ -495,9 +495,10 @@ def release_memory() -> None:
     would count against the run's memory (about 100 MB after three months of 20,000
     customers' lines)."""
     pa.default_memory_pool().release_unused()
-    libc = ctypes.util.find_library("c")
-    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):  # glibc only
-        ctypes.CDLL(libc).malloc_trim(0)
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):  # glibc only
+        libc.malloc_trim(0)
 
 
 def ingest(ctx: RunContext, source: Source) -> None:
