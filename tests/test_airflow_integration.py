@@ -217,20 +217,30 @@ class Airflow:
         errors = self.cli("dags", "list-import-errors", check=False)
         raise AssertionError(f"{DAG_ID} not parsed after {timeout} s\n{errors}")
 
-    def backfill(self, first: date, last: date) -> None:
-        """`airflow backfill create` of first..last, one run at a time."""
-        self.cli(
-            "backfill",
-            "create",
-            "--dag-id",
-            DAG_ID,
-            "--from-date",
-            first.isoformat(),
-            "--to-date",
-            last.isoformat(),
-            "--max-active-runs",
-            "1",
-        )
+    def backfill(self, first: date, last: date, timeout: float = 120) -> None:
+        """`airflow backfill create` of first..last, one run at a time. The scheduler marks
+        an earlier backfill complete a loop after its last run ends; until then Airflow
+        refuses another one (AlreadyRunningBackfill), so that refusal is waited out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.cli(
+                    "backfill",
+                    "create",
+                    "--dag-id",
+                    DAG_ID,
+                    "--from-date",
+                    first.isoformat(),
+                    "--to-date",
+                    last.isoformat(),
+                    "--max-active-runs",
+                    "1",
+                )
+                return
+            except AssertionError as refused:
+                if "AlreadyRunningBackfill" not in str(refused) or time.monotonic() > deadline:
+                    raise
+            time.sleep(3)
 
     def runs(self) -> list[dict[str, Any]]:
         return self.cli_json("dags", "list-runs", DAG_ID)
