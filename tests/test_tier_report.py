@@ -17,11 +17,12 @@ import pytest
 from PIL import Image, ImageStat
 from rich.console import Console
 
-from customer_tiering import cli, pipeline, publish, report, whatif
+from customer_tiering import cli, pipeline, publish, published, report, whatif
 from customer_tiering.config import DemoSettings, Settings
 from customer_tiering.errors import EXIT_OK, EXIT_USAGE
 from customer_tiering.explain import explain
 from customer_tiering.report import LATEST, report_dir
+from customer_tiering.report import data as report_data
 from tests.conftest import apt_lock
 
 FIRST, AS_OF = date(2024, 1, 8), date(2024, 2, 15)
@@ -257,6 +258,38 @@ def test_the_report_figures_equal_the_warehouse(built: Settings) -> None:
     )
     shown_alerts = {(r["customer-id"], r["alert-type"]) for r in rows_of(html, "alerts")}
     assert shown_alerts == set(alerts)
+
+
+def test_an_alert_is_raised_on_the_first_day_of_its_unbroken_run(built: Settings) -> None:
+    """raised_on, against a walk in plain Python: back over the history's as-of dates
+    from the day shown while the alert holds."""
+    history_dates = [
+        d
+        for (d,) in query(
+            built, "select distinct as_of_date from marts.customer_tier_history order by 1"
+        )
+    ]
+    held = set(
+        query(built, "select customer_id, alert_type, as_of_date from marts.customer_alerts")
+    )
+    raised_days = set()
+    for day in (EARLIER, AS_OF):
+        dates = [d for d in history_dates if d <= day]
+        expected = {}
+        for customer_id, alert_type, _ in {row for row in held if row[2] == day}:
+            first = len(dates) - 1
+            while first > 0 and (customer_id, alert_type, dates[first - 1]) in held:
+                first -= 1
+            expected[customer_id, alert_type] = dates[first]
+        with published.reading(built, "test") as con:
+            shown = report_data.alerts(con, day)
+        raised = {
+            (row.customer_id, row.alert_type): row.raised_on.date() for row in shown.itertuples()
+        }
+        assert raised == expected, day
+        raised_days |= set(expected.values())
+    # Runs that start after the first day, on different days: the walk back stops at gaps.
+    assert len(raised_days - {history_dates[0]}) > 1
 
 
 def test_report_writes_any_day_in_history(copied: Settings, capsys) -> None:

@@ -161,7 +161,11 @@ def ageing(con: Connection, as_of: date) -> pd.DataFrame:
 
 def alerts(con: Connection, as_of: date) -> pd.DataFrame:
     """The alerts holding on `as_of`, with the figures behind each and the day it was
-    raised (the first of its unbroken run of as-of dates)."""
+    raised (the first of its unbroken run of as-of dates).
+
+    Only the alerts holding on `as_of` are traced back, and a run's first day is found by
+    an anti-join (the alert did not hold on the as-of date before), not by numbering
+    every alert row of the history: the history's alerts grow with its length."""
     return frame(
         con,
         f"""
@@ -169,33 +173,42 @@ def alerts(con: Connection, as_of: date) -> pd.DataFrame:
             select as_of_date, dense_rank() over (order by as_of_date) as day_number
             from (select distinct as_of_date from {HISTORY} where as_of_date <= ?) as dated
         ),
-        runs as (
-            select alerts.*,
-                   days.day_number - row_number() over (
-                       partition by customer_id, alert_type order by alerts.as_of_date
-                   ) as run_key
-            from {PUBLISHED_SCHEMA}.customer_alerts as alerts
-            join days using (as_of_date)
+        holding as (
+            select * from {PUBLISHED_SCHEMA}.customer_alerts where as_of_date = ?
+        ),
+        held as (
+            select earlier.customer_id, earlier.alert_type, days.as_of_date, days.day_number
+            from {PUBLISHED_SCHEMA}.customer_alerts as earlier
+            inner join holding
+                on earlier.customer_id = holding.customer_id
+                and earlier.alert_type = holding.alert_type
+            inner join days on earlier.as_of_date = days.as_of_date
         ),
         raised as (
-            select *, min(as_of_date) over (partition by customer_id, alert_type, run_key)
-                as raised_on
-            from runs
+            select held.customer_id, held.alert_type, max(held.as_of_date) as raised_on
+            from held
+            left join held as day_before
+                on day_before.customer_id = held.customer_id
+                and day_before.alert_type = held.alert_type
+                and day_before.day_number = held.day_number - 1
+            where day_before.customer_id is null
+            group by held.customer_id, held.alert_type
         )
-        select raised.alert_category, raised.alert_type, raised.customer_id,
-               history.customer_name, raised.tier, raised.metric_value,
-               raised.threshold_value, raised.alert_detail, raised.raised_on,
+        select holding.alert_category, holding.alert_type, holding.customer_id,
+               history.customer_name, holding.tier, holding.metric_value,
+               holding.threshold_value, holding.alert_detail, raised.raised_on,
                cast(history.contribution as {DOUBLE}) as contribution,
                cast(history.open_balance as {DOUBLE}) as open_balance,
                cast(history.overdue_balance as {DOUBLE}) as overdue_balance,
                history.worst_days_past_due, history.days_since_last_order
-        from raised
+        from holding
+        inner join raised
+            on raised.customer_id = holding.customer_id and raised.alert_type = holding.alert_type
         left join {HISTORY} as history
-            on history.customer_id = raised.customer_id and history.as_of_date = raised.as_of_date
-        where raised.as_of_date = ?
-        order by {con.binary_order("raised.alert_category")},
-                 {con.binary_order("raised.alert_type")}, history.contribution desc nulls last,
-                 {con.binary_order("raised.customer_id")}
+            on history.customer_id = holding.customer_id and history.as_of_date = holding.as_of_date
+        order by {con.binary_order("holding.alert_category")},
+                 {con.binary_order("holding.alert_type")}, history.contribution desc nulls last,
+                 {con.binary_order("holding.customer_id")}
         """,
         [as_of, as_of],
     )
