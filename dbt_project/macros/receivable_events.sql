@@ -16,15 +16,27 @@
 {%- endmacro %}
 
 {#- The dated events of receivable_balances_by_event, one union part per kind, read from
-    its CTEs invoices, invoice_payments, owed_at_thresholds and oldest_segments. Ageing uses
-    thresholds: an amount is "at least k days past due" from due date + k until paid, so on
-    the day an invoice reaches k days past due what it still owes then enters, and each
-    later payment leaves. Settled and due invoices count in the trailing window, from their
-    day until window_days later (receivable_events_in_window). -#}
+    its CTEs invoices, invoice_payments, owed_at_thresholds, past_due_days and
+    oldest_segments. Ageing uses thresholds: an amount is "at least k days past due" from
+    due date + k until paid, so on the day an invoice reaches k days past due what it still
+    owes then enters (one row per threshold it still owes at, from one scan of
+    owed_at_thresholds), and each later payment leaves (in the payment's one row, beside
+    the open balance it lowers). Settled and due invoices count in the trailing window,
+    from their day until window_days later (receivable_events_in_window). -#}
 {% macro receivable_events() -%}
 {%- set deltas = receivable_deltas() %}
 {%- set window_days = var('window_days') | int %}
 {%- set dso_days = var('dso_days') | int %}
+{%- set payment_values = {'open': '-payment_amount'} %}
+{%- set owed_values = {} %}
+{%- for days in past_due_thresholds() %}
+{%- do payment_values.update({
+    'past_due_' ~ days: 'case when payment_date > ' ~ add_days('due_date', days) ~ ' then -payment_amount else 0 end'
+}) %}
+{%- do owed_values.update({
+    'past_due_' ~ days: 'case when past_due_days.days = ' ~ days ~ ' then owed_at_' ~ days ~ ' else 0 end'
+}) %}
+{%- endfor %}
     select
         customer_id,
         {{ event_row(deltas, 'invoice_date', {'open': 'invoice_amount', 'dso_invoiced': 'invoice_amount'}) }}
@@ -37,22 +49,20 @@
 
     union all
 
-    select customer_id, {{ event_row(deltas, 'payment_date', {'open': '-payment_amount'}) }}
+    select customer_id, {{ event_row(deltas, 'payment_date', payment_values) }}
     from invoice_payments
-    {%- for days in past_due_thresholds() %}
 
     union all
 
-    select customer_id, {{ event_row(deltas, add_days('due_date', days), {'past_due_' ~ days: 'owed_at_' ~ days}) }}
+    select
+        owed_at_thresholds.customer_id,
+        {{ event_row(deltas, add_days('owed_at_thresholds.due_date', 'past_due_days.days'), owed_values) }}
     from owed_at_thresholds
-    where owed_at_{{ days }} <> 0
-
-    union all
-
-    select customer_id, {{ event_row(deltas, 'payment_date', {'past_due_' ~ days: '-payment_amount'}) }}
-    from invoice_payments
-    where payment_date > {{ add_days('due_date', days) }}
-    {%- endfor %}
+    cross join past_due_days
+    where
+        {%- for days in past_due_thresholds() %}
+        {% if not loop.first %}or {% endif %}(past_due_days.days = {{ days }} and owed_at_{{ days }} <> 0)
+        {%- endfor %}
 
     union all
 

@@ -4,7 +4,8 @@
     event days give the figures from each event day until the customer's next one, and
     each as-of date takes the figures of its latest event day (a join on that span, not a
     customer x date grid). Events before history_start_date are folded into that day.
-    Renders the CTEs invoice_payments, owed_at_thresholds, oldest_segments, events,
+    Renders the CTEs invoice_payments, owed_at_thresholds, past_due_days,
+    oldest_segments, events,
     event_days, running and balances (customer_id, as_of_date and each running figure of
     receivable_deltas) from the CTEs invoices, payments and as_of_dates of the model. -#}
 {% macro receivable_balances_by_event() -%}
@@ -43,6 +44,15 @@ owed_at_thresholds as {{ inline_cte() }} (
     from invoices
     left join invoice_payments on invoices.invoice_id = invoice_payments.invoice_id
     group by invoices.invoice_id, invoices.customer_id, invoices.due_date, invoices.invoice_amount
+
+),
+
+-- The thresholds as rows, for the ageing events of owed_at_thresholds (one scan for all).
+past_due_days as (
+
+    {%- for days in thresholds %}
+    select {{ days }} as days{% if not loop.last %} union all{% endif %}
+    {%- endfor %}
 
 ),
 
