@@ -2,12 +2,12 @@
     nothing that grows with invoices x days: every invoice and payment becomes a few dated
     events (receivable_events), summed per customer and day. Running sums over those
     event days give the figures from each event day until the customer's next one, and
-    each as-of date takes the figures of its latest event day (a join on that span, not a
-    customer x date grid). Events before history_start_date are folded into that day.
-    Renders the CTEs invoice_payments, owed_at_thresholds, past_due_days,
-    oldest_segments, events,
-    event_days, running and balances (customer_id, as_of_date and each running figure of
-    receivable_deltas) from the CTEs invoices, payments and as_of_dates of the model. -#}
+    each as-of date takes the figures of its latest event day (the days of that span
+    joined by equality, not a customer x date grid). Events before history_start_date are
+    folded into that day. Renders the CTEs invoice_payments, owed_at_thresholds,
+    past_due_days, oldest_segments, events, event_days, running, spans and balances
+    (customer_id, as_of_date and each running figure of receivable_deltas) from the CTEs
+    invoices, payments and as_of_dates of the model. -#}
 {% macro receivable_balances_by_event() -%}
 {%- set deltas = receivable_deltas() %}
 {%- set money_deltas = receivable_deltas(money_only=true) %}
@@ -117,20 +117,28 @@ running as (
 
 ),
 
+-- Each event day's figures over the days they hold (to the customer's next event day),
+-- joined to the as-of dates by equality.
+spans as (
+
+    select
+        *,
+        {{ span_days('event_date', add_days('next_event_date', -1)) }} as span_date
+    from running
+    where open <> 0 or dso_invoiced <> 0 or settled_count <> 0 or due_count <> 0
+
+),
+
 balances as (
 
     select
-        running.customer_id,
+        spans.customer_id,
         as_of_dates.as_of_date,
         {%- for name in deltas %}
-        running.{{ name }}{% if not loop.last %},{% endif %}
+        spans.{{ name }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from running
-    inner join as_of_dates
-        on
-            running.event_date <= as_of_dates.as_of_date
-            and running.next_event_date > as_of_dates.as_of_date
-    where running.open <> 0 or running.dso_invoiced <> 0 or running.settled_count <> 0 or running.due_count <> 0
+    from spans
+    inner join as_of_dates on spans.span_date = as_of_dates.as_of_date
 
 )
 {%- endmacro %}
