@@ -218,9 +218,12 @@ class Airflow:
         raise AssertionError(f"{DAG_ID} not parsed after {timeout} s\n{errors}")
 
     def backfill(self, first: date, last: date, timeout: float = 120) -> None:
-        """`airflow backfill create` of first..last, one run at a time. The scheduler marks
-        an earlier backfill complete a loop after its last run ends; until then Airflow
-        refuses another one (AlreadyRunningBackfill), so that refusal is waited out."""
+        """`airflow backfill create` of first..last, one run at a time. Two refusals are
+        waited out and retried: AlreadyRunningBackfill (the scheduler marks an earlier
+        backfill complete a loop after its last run ends), and SQLite's "database is
+        locked", which the busy timeout does not cover when a read transaction must turn
+        into a write while the scheduler writes (SQLite answers at once rather than
+        deadlock; Airflow then removes the half-made backfill so it can be retried)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -238,7 +241,11 @@ class Airflow:
                 )
                 return
             except AssertionError as refused:
-                if "AlreadyRunningBackfill" not in str(refused) or time.monotonic() > deadline:
+                retryable = any(
+                    reason in str(refused)
+                    for reason in ("AlreadyRunningBackfill", "database is locked")
+                )
+                if not retryable or time.monotonic() > deadline:
                     raise
             time.sleep(3)
 
