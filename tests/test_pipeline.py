@@ -133,6 +133,23 @@ def test_same_day_twice_is_idempotent(demo_next_day: Path, tmp_path: Path) -> No
     assert history_on(settings.warehouse, DEMO_NEXT_DAY)["as_of_date"].nunique() == 1
 
 
+def test_a_daily_run_equals_a_long_range_on_its_day(
+    demo_warehouse: Path, demo_next_day: Path, tmp_path: Path
+) -> None:
+    """The two ways the trailing windows are read give the same tier rows: a daily build
+    joins each as-of row to its activity (a few as-of dates, int_customer_windows_summed),
+    a range of more than seven days (dbt macro few_as_of_dates) slides window frames over
+    a timeline. demo_next_day ran the day after the demo's last alone; here a two-week
+    range ends on it, from a copy of the demo warehouse's folder."""
+    ranged = copy_demo_folder(demo_warehouse, tmp_path / "range")
+    pipeline.run(ranged, DEMO_NEXT_DAY - timedelta(days=13), DEMO_NEXT_DAY)
+    from_range = history_on(ranged.warehouse, DEMO_NEXT_DAY)
+    from_daily = history_on(demo_next_day, DEMO_NEXT_DAY)
+    assert len(from_daily) > 30 and from_daily["active_months"].max() > 1
+    assert from_daily["median_order_interval_days"].notna().any()
+    pd.testing.assert_frame_equal(from_daily, from_range)
+
+
 def test_range_equals_days_one_by_one(
     demo_warehouse: Path, demo_next_day: Path, tmp_path: Path
 ) -> None:
