@@ -298,3 +298,33 @@ def test_ids_arrive_as_text_from_every_file_format(tmp_path: Path) -> None:
         read = FilesSource(tmp_path / "landing").pull_range("sales_lines", day, day)
         assert read["line_id"].tolist() == erp["line_id"].tolist(), suffix
         assert read["line_id"][0] == "000123" and set(read["order_id"]) == {"SO-0042"}
+
+
+def test_a_range_of_mixed_files_reads_as_its_days_one_by_one(tmp_path: Path) -> None:
+    """A range is conformed once, not file by file: integer ids in one day's Parquet,
+    text ids with leading zeros in the next day's CSV, a header-only day and an Excel day
+    must read as the days pulled one at a time, each row keeping its file's day."""
+    days = [date(2024, 2, 5), date(2024, 2, 6), date(2024, 2, 7), date(2024, 2, 8)]
+    columns = list(TABLES["sales_lines"].columns)
+    lines = demo_source().pull_range("sales_lines", days[0], days[-1])[columns]
+    lines = lines.assign(order_date=lines["order_date"].dt.strftime("%Y-%m-%d"))
+    folder = tmp_path / "landing" / "sales_lines"
+    folder.mkdir(parents=True)
+    on_day = {day: lines[lines["order_date"] == day.isoformat()] for day in days}
+    as_integers = on_day[days[0]].astype({"line_id": "int64", "order_id": "int64"})
+    as_integers.to_parquet(folder / f"{days[0]}.parquet", index=False)
+    erp_ids = on_day[days[1]].assign(line_id="00" + on_day[days[1]]["line_id"], order_id="SO-7")
+    write_file(erp_ids, folder / f"{days[1]}.csv")
+    write_file(on_day[days[2]].iloc[:0], folder / f"{days[2]}.csv")
+    write_file(on_day[days[3]], folder / f"{days[3]}.xlsx")
+
+    source = FilesSource(tmp_path / "landing")
+    ranged = source.pull_range("sales_lines", days[0], days[-1])
+    one_by_one = pd.concat(
+        [source.pull_range("sales_lines", day, day) for day in days], ignore_index=True
+    )
+    pd.testing.assert_frame_equal(ranged, one_by_one)
+    assert ranged["line_id"].str.startswith("00").sum() == len(erp_ids) > 0
+    per_day = ranged.groupby(ranged["_business_date"].dt.date).size().to_dict()
+    assert per_day == {day: len(on_day[day]) for day in days if day != days[2]}
+    assert all(len(on_day[day]) for day in days)

@@ -108,14 +108,13 @@ class FilesSource:
         return found
 
     def _read(self, table: str, day: date, path: Path) -> pd.DataFrame:
+        """One file as delivered, its headers mapped onto the contract."""
         try:
             frame = read_file(path)
         except _UNREADABLE as exc:
             reason = f"file {path} cannot be read: {type(exc).__name__}: {exc}"
             raise DeliveryRefused(table, [day], reason, [path]) from exc
-        frame = conform(table, frame.rename(columns=self.headers.get(table, {})))
-        frame[BUSINESS_DATE] = pd.Timestamp(day)
-        return frame
+        return frame.rename(columns=self.headers.get(table, {}))
 
     def pull_range(
         self, table: str, start: date, end: date, known_at: date | None = None
@@ -135,8 +134,15 @@ class FilesSource:
             if missing:
                 reason = f"not delivered: no file {table}/<day>.({'|'.join(FILE_FORMATS)})"
                 raise DeliveryRefused(table, missing, reason, [])
-        frames = [self._read(table, day, files[day]) for day in days]
-        return pd.concat(frames, ignore_index=True)
+        delivered = [self._read(table, day, files[day]) for day in days]
+        # Conformed once for the range, not per file: a day of a sparse source is a few
+        # rows, and conforming each file cost more than reading it. Header-only files add
+        # no rows, and are left out so that their untyped columns type nothing.
+        with_rows = [frame for frame in delivered if len(frame)] or delivered[:1]
+        frame = conform(table, pd.concat(with_rows, ignore_index=True))
+        day_stamps = pd.Series([pd.Timestamp(day) for day in days])
+        frame[BUSINESS_DATE] = day_stamps.repeat([len(f) for f in delivered]).to_numpy()
+        return frame
 
 
 def export(source: Source, start: date, end: date, out: Path, file_format: str) -> int:
