@@ -25,10 +25,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
@@ -67,8 +67,22 @@ for day in sys.argv[2:]:
 """
 
 
+Found = TypeVar("Found")
+
+
 def progress(message: str) -> None:
     print(f"[{time.monotonic() - STARTED:6.1f} s] {message}", flush=True)
+
+
+def poll(probe: Callable[[], Found | None], timeout: float, interval: float) -> Found | None:
+    """What `probe` returns once it returns something, asked every `interval` seconds;
+    None when `timeout` seconds passed first (the caller says what did not happen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(interval)
 
 
 def free_port() -> int:
@@ -172,18 +186,21 @@ class Airflow:
         if self.group is None:
             return
         pgid = self.group.pid
+
+        def group_gone() -> bool | None:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return True
+            return None
+
         for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
             try:
                 os.killpg(pgid, sig)
             except ProcessLookupError:
                 return
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(pgid, 0)
-                except ProcessLookupError:
-                    return
-                time.sleep(0.5)
+            if poll(group_gone, grace, 0.5):
+                return
 
     def component_logs(self) -> str:
         parts = []
@@ -193,29 +210,26 @@ class Airflow:
 
     def wait_healthy(self, timeout: float = 240) -> None:
         url = f"http://127.0.0.1:{self.port}/api/v2/monitor/health"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool | None:
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
                     health = json.loads(response.read())
-                if all(
-                    health.get(part, {}).get("status") == "healthy"
-                    for part in ("metadatabase", "scheduler")
-                ):
-                    return
             except OSError:
-                pass
-            time.sleep(3)
-        raise AssertionError(f"Airflow not healthy after {timeout} s\n{self.component_logs()}")
+                return None
+            parts = ("metadatabase", "scheduler")
+            return all(health.get(part, {}).get("status") == "healthy" for part in parts) or None
+
+        if not poll(healthy, timeout, 3):
+            raise AssertionError(f"Airflow not healthy after {timeout} s\n{self.component_logs()}")
 
     def wait_dag_parsed(self, timeout: float = 150) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(dag.get("dag_id") == DAG_ID for dag in self.cli_json("dags", "list")):
-                return
-            time.sleep(3)
-        errors = self.cli("dags", "list-import-errors", check=False)
-        raise AssertionError(f"{DAG_ID} not parsed after {timeout} s\n{errors}")
+        def parsed() -> bool | None:
+            return any(dag.get("dag_id") == DAG_ID for dag in self.cli_json("dags", "list")) or None
+
+        if not poll(parsed, timeout, 3):
+            errors = self.cli("dags", "list-import-errors", check=False)
+            raise AssertionError(f"{DAG_ID} not parsed after {timeout} s\n{errors}")
 
     def backfill(self, first: date, last: date, timeout: float = 120) -> None:
         """`airflow backfill create` of first..last, one run at a time. Two refusals are
@@ -224,8 +238,9 @@ class Airflow:
         locked", which the busy timeout does not cover when a read transaction must turn
         into a write while the scheduler writes (SQLite answers at once rather than
         deadlock; Airflow then removes the half-made backfill so it can be retried)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        refusals: list[AssertionError] = []
+
+        def created() -> bool | None:
             try:
                 self.cli(
                     "backfill",
@@ -239,24 +254,26 @@ class Airflow:
                     "--max-active-runs",
                     "1",
                 )
-                return
             except AssertionError as refused:
-                retryable = any(
-                    reason in str(refused)
-                    for reason in ("AlreadyRunningBackfill", "database is locked")
-                )
-                if not retryable or time.monotonic() > deadline:
+                retryable = ("AlreadyRunningBackfill", "database is locked")
+                if not any(reason in str(refused) for reason in retryable):
                     raise
-            time.sleep(3)
+                refusals.append(refused)
+                return None
+            return True
+
+        if not poll(created, timeout, 3):
+            raise refusals[-1]
 
     def runs(self) -> list[dict[str, Any]]:
         return self.cli_json("dags", "list-runs", DAG_ID)
 
     def wait_runs(self, logical_days: list[date], timeout: float) -> dict[date, dict[str, Any]]:
         """Poll until every run of `logical_days` is finished; return them by day."""
-        deadline = time.monotonic() + timeout
         last = ""
-        while time.monotonic() < deadline:
+
+        def finished() -> dict[date, dict[str, Any]] | None:
+            nonlocal last
             found = {
                 date.fromisoformat(run["logical_date"][:10]): run
                 for run in self.runs()
@@ -271,18 +288,26 @@ class Airflow:
                 last = states
             if all(run and run["state"] in ("success", "failed") for run in wanted.values()):
                 return wanted  # type: ignore[return-value]
-            time.sleep(5)
-        raise AssertionError(f"runs not finished after {timeout} s: {last}")
+            return None
+
+        runs = poll(finished, timeout, 5)
+        if runs is None:
+            raise AssertionError(f"runs not finished after {timeout} s: {last}")
+        return runs
 
     def wait_scheduled_run(self, timeout: float = 180) -> date:
         """The business day of the run the daily schedule created."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def scheduled_day() -> date | None:
             for run in self.runs():
                 if str(run.get("run_id", "")).startswith("scheduled__"):
                     return date.fromisoformat(run["logical_date"][:10])
-            time.sleep(3)
-        raise AssertionError(f"no scheduled run after {timeout} s: {self.runs()}")
+            return None
+
+        day = poll(scheduled_day, timeout, 3)
+        if day is None:
+            raise AssertionError(f"no scheduled run after {timeout} s: {self.runs()}")
+        return day
 
     def task_states(self, run_id: str) -> dict[str, str]:
         """task_id -> state (of map index 0 for a mapped task)."""
