@@ -24,7 +24,7 @@ from customer_tiering.config import DemoSettings, Settings
 from customer_tiering.contract import TABLES
 from customer_tiering.errors import ConfigError, InputRefused
 from customer_tiering.orchestration import Window
-from customer_tiering.sources import open_source
+from customer_tiering.sources import open_source, pulling
 from customer_tiering.warehouses.duckdb_file import DuckDBWarehouse
 from tests.conftest import table_checksum, warehouse_tables
 
@@ -165,7 +165,7 @@ def test_steps_load_what_the_pipeline_loads(tmp_path: Path, accept_all: list) ->
     for day in days:
         already = pipeline.loaded_days(in_memory)
         batches = {
-            table: pipeline.pull_table(
+            table: pulling.pull_table(
                 source, table, already[table], day, day, in_memory.lookback_days
             )
             for table in TABLES
@@ -246,7 +246,7 @@ def test_real_guard_sees_the_same_batches_after_the_parquet_detour(tmp_path: Pat
         orchestration.pull(settings, window, table)
     source = open_source(settings)
     direct = {
-        table: pipeline.pull_table(
+        table: pulling.pull_table(
             source, table, set(), first_day, first_day, settings.lookback_days
         )
         for table in TABLES
