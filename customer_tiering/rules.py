@@ -107,6 +107,8 @@ class Rules(BaseModel):
     price_exception_tolerance: Share
     # 7. New customers
     repeat_buyer_days: Days
+    # 8. How figures are computed
+    window_timeline: Literal["auto", "as_of_rows", "change_points"]
 
     @model_validator(mode="before")
     @classmethod

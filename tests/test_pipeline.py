@@ -150,6 +150,34 @@ def test_a_daily_run_equals_a_long_range_on_its_day(
     pd.testing.assert_frame_equal(from_daily, from_range)
 
 
+def test_both_window_timelines_give_the_same_history(demo_warehouse: Path, tmp_path: Path) -> None:
+    """A range build's trailing windows over every as-of row and over the change points
+    only (then an ASOF join, macros/windows.sql window_timeline) give the same tier
+    history on every as-of date of a two-week range, rebuilt from copies of the demo
+    warehouse's folder (the changed rule rebuilds the range)."""
+    first, last = DEMO_END - timedelta(days=13), DEMO_END
+    histories = {}
+    for timeline in ("as_of_rows", "change_points"):
+        settings = copy_demo_folder(demo_warehouse, tmp_path / timeline)
+        settings = settings.model_copy(update={"rules": {"window_timeline": timeline}})
+        result = pipeline.run(settings, first, last)
+        assert result.history_start == first
+        compiled = next(
+            transform.state_dir(settings.warehouse).rglob("int_customer_windows_aggregated.sql")
+        )
+        assert ("asof left join" in compiled.read_text()) == (timeline == "change_points")
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            histories[timeline] = con.execute(
+                "select * from marts.customer_tier_history where as_of_date between ? and ?"
+                " order by as_of_date, customer_id",
+                [first, last],
+            ).df()
+    rows = histories["as_of_rows"]
+    assert rows["as_of_date"].nunique() == 14 and rows["yoy_growth"].notna().any()
+    assert rows["median_order_interval_days"].notna().any() and rows["active_months"].max() > 1
+    pd.testing.assert_frame_equal(rows, histories["change_points"])
+
+
 def test_range_equals_days_one_by_one(
     demo_warehouse: Path, demo_next_day: Path, tmp_path: Path
 ) -> None:

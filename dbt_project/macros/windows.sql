@@ -91,3 +91,56 @@
             and as_of_rows.as_of_date >= {{ relation }}.{{ date_column }}
     group by as_of_rows.customer_id, as_of_rows.as_of_date
 {%- endmacro %}
+
+{#- How a build of many as-of dates gives each as-of row its window figures:
+    'as_of_rows': every as-of row without activity that day is a timeline row, and the
+      RANGE frames are evaluated on it (the whole grid of as-of rows goes through every
+      window function: right where customers buy on most days);
+    'change_points': the timeline holds only the days a figure can change (activity days,
+      and the days an activity day enters or leaves a frame, window_change_offsets), and
+      each as-of row takes the figures of the latest of them on or before its date, by an
+      ASOF join (DuckDB). Where customers buy a few times a year the frames then run over
+      a tenth of the rows (23,000 customers x 548 days, 70,223 lines: 28 s -> 8 s); where
+      they buy most days there are about as many change days as as-of rows and the join
+      costs more than it saves (1 year at 20,000 customers: 20.8 s -> 22.5 s).
+    Var window_timeline 'auto' (the default) chooses change_points on DuckDB when the
+    change days would be fewer than half the as-of grid (the activity days read, each
+    with its offsets, against customers x as-of dates), else as_of_rows; 'as_of_rows' or
+    'change_points' forces one (on DuckDB; other adapters have no ASOF join). -#}
+{% macro window_timeline() -%}
+    {%- set chosen = var('window_timeline') -%}
+    {%- if chosen not in ('auto', 'as_of_rows', 'change_points') -%}
+        {{ exceptions.raise_compiler_error("var window_timeline must be auto, as_of_rows or change_points, not " ~ chosen) }}
+    {%- endif -%}
+    {%- if target.type != 'duckdb' -%}
+        {{ return('as_of_rows') }}
+    {%- endif -%}
+    {%- if chosen != 'auto' -%}
+        {{ return(chosen) }}
+    {%- endif -%}
+    {%- set days = ref('int_customer_days_aggregated') -%}
+    {%- if not execute or adapter.get_relation(database=days.database, schema=days.schema, identifier=days.identifier) is none -%}
+        {{ return('as_of_rows') }}
+    {%- endif -%}
+    {%- set counted = run_query(
+        'select count(*), count(distinct customer_id) from ' ~ days
+        ~ ' where activity_date between ' ~ lookback_start_date() ~ ' and ' ~ as_of_date()
+    ) -%}
+    {%- set activity_days, customers = counted.rows[0][0], counted.rows[0][1] -%}
+    {%- set change_days = activity_days * (1 + window_change_offsets() | length) -%}
+    {{ return('change_points' if change_days * 2 < customers * build_days() else 'as_of_rows') }}
+{%- endmacro %}
+
+{#- The days after an activity day on which it enters or leaves a frame of
+    int_customer_windows_summed: each trailing sum (window_sums) takes a day `lag` days
+    later and lets it go `days + lag` days later; the median's window lets it go
+    window_days later. -#}
+{% macro window_change_offsets() -%}
+    {%- set offsets = [var('window_days') | int] -%}
+    {%- for window_sum in window_sums() -%}
+    {%- for offset in [window_sum.lag | int, (window_sum.days | int) + (window_sum.lag | int)] -%}
+    {%- if offset > 0 and offset not in offsets -%}{%- do offsets.append(offset) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- endfor -%}
+    {{ return(offsets | sort) }}
+{%- endmacro %}
