@@ -130,7 +130,7 @@ timeline as (
         {{ 'cast(null as date)' if is_change_timeline else added_day }} as timeline_date,
         false as is_activity_day,
         null as order_interval_days,
-        1 as is_as_of_row
+        {{ 0 if is_change_timeline else 1 }} as is_as_of_row
     from {{ added }}
     left join dated_rows
         on
